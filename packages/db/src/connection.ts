@@ -1,0 +1,34 @@
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import type { Database } from './schema.js'
+
+// bigint columns (image bytes) fit comfortably in a JS number for any file we accept.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
+
+export interface DatabaseOptions {
+  /** Pool size; a service needs few connections since queries are short. */
+  max?: number
+  /** Name shown in pg_stat_activity. */
+  applicationName?: string
+}
+
+export function createDatabase(connectionString: string, options: DatabaseOptions = {}): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'imageapi',
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  })
+  // An idle client losing its connection (Postgres restarted) must not crash the process.
+  pool.on('error', () => {})
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+}
+
+/** True for errors that mean "Postgres is not reachable right now" rather than a bug in a query. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: string }).code
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004'].includes(code)) return true
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(error.message)
+}

@@ -1,0 +1,143 @@
+import type { Kysely, Transaction } from 'kysely'
+import type { Database, Image, NewImage, Thumbnail, Tier } from '../schema.js'
+
+export type ImageWithThumbnails = Image & { thumbnails: Thumbnail[] }
+
+export interface ImagePage {
+  images: ImageWithThumbnails[]
+  /** seq of the last image on the page when more may follow. */
+  nextAfterSeq: number | null
+}
+
+/** What the links service needs to decide whether a link may still be served. */
+export interface ImageForServing {
+  image: Image
+  tier: Pick<Tier, 'thumbnail_heights' | 'original_link' | 'expiring_links'>
+  ownerActive: boolean
+  thumbnails: Thumbnail[]
+}
+
+export class ImagesRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** The image row and one pending row per owed height, in one transaction. */
+  async createWithThumbnails(image: NewImage, heights: readonly number[]): Promise<ImageWithThumbnails> {
+    return this.db.transaction().execute(async (trx) => {
+      const created = await trx.insertInto('images').values(image).returningAll().executeTakeFirstOrThrow()
+      const thumbnails = heights.length
+        ? await trx
+            .insertInto('thumbnails')
+            .values(heights.map((height) => ({ image_id: created.id, height })))
+            .returningAll()
+            .execute()
+        : []
+      return { ...created, thumbnails: sortByHeight(thumbnails) }
+    })
+  }
+
+  async listByOwner(ownerId: string, options: { limit: number; afterSeq?: number }): Promise<ImagePage> {
+    let query = this.db.selectFrom('images').selectAll().where('owner_id', '=', ownerId)
+    if (options.afterSeq !== undefined) query = query.where('seq', '<', options.afterSeq)
+    const rows = await query.orderBy('seq', 'desc').limit(options.limit + 1).execute()
+    const page = rows.slice(0, options.limit)
+    const images = await this.attachThumbnails(this.db, page)
+    const last = page[page.length - 1]
+    return { images, nextAfterSeq: rows.length > options.limit && last ? last.seq : null }
+  }
+
+  async findByOwner(id: string, ownerId: string): Promise<ImageWithThumbnails | undefined> {
+    const image = await this.db
+      .selectFrom('images')
+      .selectAll()
+      .where('id', '=', id)
+      .where('owner_id', '=', ownerId)
+      .executeTakeFirst()
+    if (!image) return undefined
+    const [withThumbnails] = await this.attachThumbnails(this.db, [image])
+    return withThumbnails
+  }
+
+  /**
+   * Deletes the image (its thumbnails and links go with it) and records every object it had
+   * in object_deletions within the same transaction, so a storage failure afterwards leaks nothing.
+   * Returns the object keys to remove, or undefined when the owner has no such image.
+   */
+  async deleteByOwner(id: string, ownerId: string): Promise<string[] | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      // read the thumbnail keys first: the delete cascades to their rows
+      const thumbnailKeys = await trx
+        .selectFrom('thumbnails')
+        .innerJoin('images', 'images.id', 'thumbnails.image_id')
+        .select('thumbnails.object_key')
+        .where('thumbnails.image_id', '=', id)
+        .where('images.owner_id', '=', ownerId)
+        .where('thumbnails.object_key', 'is not', null)
+        .forUpdate()
+        .execute()
+      const image = await trx
+        .deleteFrom('images')
+        .where('id', '=', id)
+        .where('owner_id', '=', ownerId)
+        .returning(['id', 'original_key'])
+        .executeTakeFirst()
+      if (!image) return undefined
+      const keys = [image.original_key, ...thumbnailKeys.map((t) => t.object_key as string)]
+      await recordObjectDeletions(trx, keys)
+      return keys
+    })
+  }
+
+  async findForServing(id: string): Promise<ImageForServing | undefined> {
+    const row = await this.db
+      .selectFrom('images')
+      .innerJoin('users', 'users.id', 'images.owner_id')
+      .innerJoin('tiers', 'tiers.id', 'users.tier_id')
+      .selectAll('images')
+      .select(['tiers.thumbnail_heights', 'tiers.original_link', 'tiers.expiring_links', 'users.is_active'])
+      .where('images.id', '=', id)
+      .executeTakeFirst()
+    if (!row) return undefined
+    const { thumbnail_heights, original_link, expiring_links, is_active, ...image } = row
+    const thumbnails = await this.db.selectFrom('thumbnails').selectAll().where('image_id', '=', id).execute()
+    return {
+      image,
+      tier: { thumbnail_heights, original_link, expiring_links },
+      ownerActive: is_active,
+      thumbnails: sortByHeight(thumbnails),
+    }
+  }
+
+  private async attachThumbnails(db: Kysely<Database> | Transaction<Database>, images: Image[]): Promise<ImageWithThumbnails[]> {
+    if (images.length === 0) return []
+    const thumbnails = await db
+      .selectFrom('thumbnails')
+      .selectAll()
+      .where(
+        'image_id',
+        'in',
+        images.map((i) => i.id),
+      )
+      .orderBy('height')
+      .execute()
+    const byImage = new Map<string, Thumbnail[]>()
+    for (const thumbnail of thumbnails) {
+      const list = byImage.get(thumbnail.image_id) ?? []
+      list.push(thumbnail)
+      byImage.set(thumbnail.image_id, list)
+    }
+    return images.map((image) => ({ ...image, thumbnails: byImage.get(image.id) ?? [] }))
+  }
+}
+
+export async function recordObjectDeletions(db: Kysely<Database> | Transaction<Database>, keys: string[]): Promise<void> {
+  if (keys.length === 0) return
+  await db
+    .insertInto('object_deletions')
+    .values(keys.map((object_key) => ({ object_key })))
+    .onConflict((oc) => oc.column('object_key').doNothing())
+    .execute()
+}
+
+function sortByHeight(thumbnails: Thumbnail[]): Thumbnail[] {
+  return [...thumbnails].sort((a, b) => a.height - b.height)
+}

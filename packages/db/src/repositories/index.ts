@@ -1,0 +1,25 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../schema.js'
+import { ImagesRepository } from './images.js'
+import { ObjectDeletionsRepository } from './object-deletions.js'
+import { ThumbnailsRepository } from './thumbnails.js'
+import { TiersRepository } from './tiers.js'
+import { UsersRepository } from './users.js'
+
+export interface Repositories {
+  tiers: TiersRepository
+  users: UsersRepository
+  images: ImagesRepository
+  thumbnails: ThumbnailsRepository
+  objectDeletions: ObjectDeletionsRepository
+}
+
+export function createRepositories(db: Kysely<Database>): Repositories {
+  return {
+    tiers: new TiersRepository(db),
+    users: new UsersRepository(db),
+    images: new ImagesRepository(db),
+    thumbnails: new ThumbnailsRepository(db),
+    objectDeletions: new ObjectDeletionsRepository(db),
+  }
+}

@@ -1,0 +1,78 @@
+import type { Kysely } from 'kysely'
+import type { Database, ImageFormat } from '../schema.js'
+
+export interface ThumbnailWork {
+  imageId: string
+  format: ImageFormat
+  originalKey: string
+  /** Heights still pending that the owner's tier grants now. */
+  owedHeights: number[]
+}
+
+export class ThumbnailsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** What a job for this image has to do, read fresh from the rows; undefined when the image is gone. */
+  async findOwedWork(imageId: string): Promise<ThumbnailWork | undefined> {
+    const image = await this.db
+      .selectFrom('images')
+      .innerJoin('users', 'users.id', 'images.owner_id')
+      .innerJoin('tiers', 'tiers.id', 'users.tier_id')
+      .select(['images.id', 'images.format', 'images.original_key', 'tiers.thumbnail_heights'])
+      .where('images.id', '=', imageId)
+      .executeTakeFirst()
+    if (!image) return undefined
+    const pending = await this.db
+      .selectFrom('thumbnails')
+      .select('height')
+      .where('image_id', '=', imageId)
+      .where('status', '=', 'pending')
+      .orderBy('height')
+      .execute()
+    const granted = new Set(image.thumbnail_heights)
+    return {
+      imageId: image.id,
+      format: image.format,
+      originalKey: image.original_key,
+      owedHeights: pending.map((p) => p.height).filter((h) => granted.has(h)),
+    }
+  }
+
+  /**
+   * Records a rendered thumbnail. Returns false when its row no longer exists (the image was
+   * deleted, or the height is no longer owed) so the caller can remove the object it just wrote.
+   */
+  async markReady(imageId: string, height: number, result: { width: number; objectKey: string; bytes: number }): Promise<boolean> {
+    const updated = await this.db
+      .updateTable('thumbnails')
+      .set({ status: 'ready', width: result.width, object_key: result.objectKey, bytes: result.bytes, error: null, updated_at: new Date() })
+      .where('image_id', '=', imageId)
+      .where('height', '=', height)
+      .executeTakeFirst()
+    return updated.numUpdatedRows > 0n
+  }
+
+  async markFailed(imageId: string, heights: readonly number[], reason: string): Promise<void> {
+    if (heights.length === 0) return
+    await this.db
+      .updateTable('thumbnails')
+      .set({ status: 'failed', error: reason, updated_at: new Date() })
+      .where('image_id', '=', imageId)
+      .where('height', 'in', [...heights])
+      .where('status', '=', 'pending')
+      .execute()
+  }
+
+  /** Images with thumbnails pending since before the cutoff: work Redis may have lost. */
+  async listImagesPendingSince(cutoff: Date, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('thumbnails')
+      .select('image_id')
+      .distinct()
+      .where('status', '=', 'pending')
+      .where('updated_at', '<', cutoff)
+      .limit(limit)
+      .execute()
+    return rows.map((r) => r.image_id)
+  }
+}

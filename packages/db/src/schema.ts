@@ -1,0 +1,92 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+
+/** Timestamps are written by Postgres (defaults, now()) and read back as Date. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
+
+export type ImageFormat = 'png' | 'jpeg'
+export type ThumbnailStatus = 'pending' | 'ready' | 'failed'
+
+export interface TiersTable {
+  id: Generated<number>
+  name: string
+  /** Distinct heights in ascending order; the worker reads these, never a tier name. */
+  thumbnail_heights: number[]
+  original_link: boolean
+  expiring_links: boolean
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface UsersTable {
+  id: Generated<string>
+  /** Stored lower-cased so lookups and the unique index agree. */
+  email: string
+  password_hash: string
+  tier_id: number
+  is_admin: ColumnType<boolean, boolean | undefined, boolean>
+  is_active: ColumnType<boolean, boolean | undefined, boolean>
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface ImagesTable {
+  id: string
+  seq: Generated<number>
+  owner_id: string
+  title: string
+  format: ImageFormat
+  /** Displayed size: EXIF orientation already applied. */
+  width: number
+  height: number
+  bytes: ColumnType<number, number, number>
+  original_key: string
+  created_at: Timestamp
+}
+
+export interface ThumbnailsTable {
+  image_id: string
+  height: number
+  width: number | null
+  status: ColumnType<ThumbnailStatus, ThumbnailStatus | undefined, ThumbnailStatus>
+  object_key: string | null
+  bytes: number | null
+  error: string | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface LinksTable {
+  id: Generated<string>
+  image_id: string
+  /** 'original' or a thumbnail height as text. */
+  variant: string
+  expires_at: Date
+  revoked_at: Date | null
+  created_at: Timestamp
+}
+
+/** Objects whose rows are gone; removed from storage by whoever deleted them, or later by the sweeper. */
+export interface ObjectDeletionsTable {
+  object_key: string
+  created_at: Timestamp
+}
+
+export interface Database {
+  tiers: TiersTable
+  users: UsersTable
+  images: ImagesTable
+  thumbnails: ThumbnailsTable
+  links: LinksTable
+  object_deletions: ObjectDeletionsTable
+}
+
+export type Tier = Selectable<TiersTable>
+export type NewTier = Insertable<TiersTable>
+export type TierUpdate = Updateable<TiersTable>
+export type User = Selectable<UsersTable>
+export type NewUser = Insertable<UsersTable>
+export type UserUpdate = Updateable<UsersTable>
+export type Image = Selectable<ImagesTable>
+export type NewImage = Insertable<ImagesTable>
+export type Thumbnail = Selectable<ThumbnailsTable>
+export type Link = Selectable<LinksTable>

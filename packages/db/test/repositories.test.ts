@@ -1,0 +1,110 @@
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import { createRepositories, migrateToLatest } from '../src/index.js'
+import { createScratchDatabase } from '../src/testing.js'
+
+const scratch = await createScratchDatabase()
+t.teardown(() => scratch.drop())
+const repos = createRepositories(scratch.db)
+
+async function makeUser(tierName: string) {
+  const tier = await repos.tiers.findByName(tierName)
+  if (!tier) throw new Error(`no tier ${tierName}`)
+  return repos.users.create({ email: `${randomUUID()}@Example.com`, passwordHash: 'x', tierId: tier.id })
+}
+
+function newImage(ownerId: string) {
+  const id = randomUUID()
+  return { id, owner_id: ownerId, title: 't', format: 'jpeg' as const, width: 40, height: 30, bytes: 100, original_key: `originals/${id}` }
+}
+
+t.test('migrations are idempotent and seed the built-in tiers as data', async (t) => {
+  t.same((await migrateToLatest(scratch.db)).applied, [])
+  const tiers = await repos.tiers.list()
+  t.same(
+    tiers.map((x) => [x.name, x.thumbnail_heights, x.original_link, x.expiring_links]),
+    [
+      ['Basic', [200], false, false],
+      ['Premium', [200, 400], true, false],
+      ['Enterprise', [200, 400], true, true],
+    ],
+  )
+})
+
+t.test('users are stored with lower-cased emails and read with their tier', async (t) => {
+  const user = await makeUser('Premium')
+  t.equal(user.email, user.email.toLowerCase())
+  t.equal((await repos.users.findByEmail(user.email.toUpperCase()))?.id, user.id)
+  const withTier = await repos.users.findWithTier(user.id)
+  t.equal(withTier?.tier.name, 'Premium')
+  t.same(withTier?.tier.thumbnail_heights, [200, 400])
+  t.equal(await repos.users.findWithTier(randomUUID()), undefined)
+})
+
+t.test('images: create with pending thumbnails, page newest first, owner-scoped', async (t) => {
+  const owner = await makeUser('Basic')
+  const other = await makeUser('Basic')
+  const created = []
+  for (let i = 0; i < 5; i++) created.push(await repos.images.createWithThumbnails(newImage(owner.id), [400, 200]))
+  t.same(created[0]!.thumbnails.map((x) => [x.height, x.status]), [[200, 'pending'], [400, 'pending']])
+
+  const first = await repos.images.listByOwner(owner.id, { limit: 2 })
+  t.same(first.images.map((i) => i.id), [created[4]!.id, created[3]!.id])
+  t.ok(first.nextAfterSeq)
+  const second = await repos.images.listByOwner(owner.id, { limit: 2, afterSeq: first.nextAfterSeq! })
+  t.same(second.images.map((i) => i.id), [created[2]!.id, created[1]!.id])
+  const third = await repos.images.listByOwner(owner.id, { limit: 2, afterSeq: second.nextAfterSeq! })
+  t.same(third.images.map((i) => i.id), [created[0]!.id])
+  t.equal(third.nextAfterSeq, null)
+
+  t.equal((await repos.images.listByOwner(other.id, { limit: 10 })).images.length, 0)
+  t.equal(await repos.images.findByOwner(created[0]!.id, other.id), undefined)
+  t.equal((await repos.images.findByOwner(created[0]!.id, owner.id))?.thumbnails.length, 2)
+})
+
+t.test('thumbnail work follows the owner tier and rows', async (t) => {
+  const owner = await makeUser('Basic')
+  const image = await repos.images.createWithThumbnails(newImage(owner.id), [200])
+  t.same((await repos.thumbnails.findOwedWork(image.id))?.owedHeights, [200])
+  t.equal(await repos.thumbnails.markReady(image.id, 200, { width: 267, objectKey: 'k', bytes: 10 }), true)
+  t.same((await repos.thumbnails.findOwedWork(image.id))?.owedHeights, [])
+  t.equal(await repos.thumbnails.markReady(image.id, 999, { width: 1, objectKey: 'k', bytes: 1 }), false)
+  t.equal(await repos.thumbnails.findOwedWork(randomUUID()), undefined)
+
+  const failing = await repos.images.createWithThumbnails(newImage(owner.id), [200])
+  await repos.thumbnails.markFailed(failing.id, [200], 'corrupt')
+  const row = (await repos.images.findByOwner(failing.id, owner.id))?.thumbnails[0]
+  t.equal(row?.status, 'failed')
+  t.equal(row?.error, 'corrupt')
+})
+
+t.test('pending work older than a cutoff is found for the reconciler', async (t) => {
+  const owner = await makeUser('Basic')
+  const image = await repos.images.createWithThumbnails(newImage(owner.id), [200])
+  t.notOk((await repos.thumbnails.listImagesPendingSince(new Date(Date.now() - 60_000), 100)).includes(image.id))
+  t.ok((await repos.thumbnails.listImagesPendingSince(new Date(Date.now() + 1_000), 100)).includes(image.id))
+})
+
+t.test('deleting an image records its objects for removal and is owner-scoped', async (t) => {
+  const owner = await makeUser('Premium')
+  const other = await makeUser('Premium')
+  const image = await repos.images.createWithThumbnails(newImage(owner.id), [200, 400])
+  await repos.thumbnails.markReady(image.id, 200, { width: 1, objectKey: `thumbs/${image.id}/200`, bytes: 1 })
+  t.equal(await repos.images.deleteByOwner(image.id, other.id), undefined)
+  const keys = await repos.images.deleteByOwner(image.id, owner.id)
+  t.same(keys?.sort(), [image.original_key, `thumbs/${image.id}/200`].sort())
+  t.equal(await repos.images.findForServing(image.id), undefined)
+  const stale = await repos.objectDeletions.listOlderThan(new Date(Date.now() + 1000), 100)
+  t.ok(keys!.every((k) => stale.includes(k)))
+  await repos.objectDeletions.confirm(keys!)
+  t.notOk((await repos.objectDeletions.listOlderThan(new Date(Date.now() + 1000), 100)).includes(image.original_key))
+})
+
+t.test('serving lookup reports the owner tier rights', async (t) => {
+  const owner = await makeUser('Basic')
+  const image = await repos.images.createWithThumbnails(newImage(owner.id), [200])
+  const found = await repos.images.findForServing(image.id)
+  t.same(found?.tier, { thumbnail_heights: [200], original_link: false, expiring_links: false })
+  t.equal(found?.ownerActive, true)
+  t.equal(found?.thumbnails.length, 1)
+})
