@@ -1,0 +1,58 @@
+import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino'
+
+export type { Logger }
+
+/** Link paths carry signed tokens: a log line must never let someone open the image. */
+const TOKEN_IN_PATH = /\/(v|api\/view)\/[^/?#]+/g
+
+export function redactUrl(url: string): string {
+  return url.replace(TOKEN_IN_PATH, '/$1/[redacted]').replace(/([?&](?:token|access|refresh|signature|X-Amz-Signature)=)[^&]*/gi, '$1[redacted]')
+}
+
+export interface CreateLoggerOptions {
+  /** Service name, on every line. */
+  name: string
+  level?: string
+  /** Human-readable output for a developer's terminal; production logs stay JSON. */
+  pretty?: boolean
+  destination?: DestinationStream
+}
+
+export const REDACT_PATHS = [
+  'password',
+  '*.password',
+  'access',
+  'refresh',
+  '*.access',
+  '*.refresh',
+  'token',
+  '*.token',
+  'url',
+  '*.url',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+]
+
+export function loggerOptions(options: Omit<CreateLoggerOptions, 'destination'>): LoggerOptions {
+  return {
+    name: options.name,
+    level: options.level ?? 'info',
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: {
+      req(req: { method?: string; url?: string; id?: string; headers?: Record<string, unknown>; ip?: string }) {
+        return { method: req.method, url: req.url ? redactUrl(req.url) : undefined, id: req.id, ip: req.ip }
+      },
+      err: pino.stdSerializers.err,
+    },
+    ...(options.pretty
+      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
+      : {}),
+  }
+}
+
+export function createLogger(options: CreateLoggerOptions): Logger {
+  const { destination, ...rest } = options
+  const opts = loggerOptions(rest)
+  return destination ? pino(opts, destination) : pino(opts)
+}
