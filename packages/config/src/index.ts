@@ -65,3 +65,15 @@ export function exitOnConfigError(error: unknown): never {
   }
   throw error
 }
+
+/**
+ * Development defaults (fixed secrets, embedded storage) make a laptop work with no setup;
+ * in production each of these variables must be given explicitly.
+ */
+export function requireInProduction(env: Env, names: readonly string[]): void {
+  if (env.NODE_ENV !== 'production') return
+  const problems = names
+    .filter((name) => env[name] === undefined || env[name] === '')
+    .map((variable) => ({ variable, message: 'is required when NODE_ENV=production' }))
+  if (problems.length > 0) throw new ConfigError(problems)
+}

@@ -37,3 +37,11 @@ t.test('rejects out-of-range numbers', async (t) => {
 t.test('treats empty strings as unset', async (t) => {
   t.equal(loadConfig(schema, { DATABASE_URL: 'x', PORT: '' }).PORT, 8000)
 })
+
+t.test('requireInProduction names what production lacks and ignores development', async (t) => {
+  const { requireInProduction } = await import('../src/index.js')
+  t.doesNotThrow(() => requireInProduction({ NODE_ENV: 'development' }, ['JWT_SECRET']))
+  const error = t.throws(() => requireInProduction({ NODE_ENV: 'production', A: 'x', B: '' }, ['A', 'B', 'C'])) as unknown as ConfigError
+  t.same(error.problems.map((p) => p.variable), ['B', 'C'])
+  t.match(error.message, /B: is required when NODE_ENV=production/)
+})

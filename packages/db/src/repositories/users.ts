@@ -55,6 +55,10 @@ export class UsersRepository {
       .executeTakeFirstOrThrow()
   }
 
+  async setActive(id: string, active: boolean): Promise<void> {
+    await this.db.updateTable('users').set({ is_active: active, updated_at: new Date() }).where('id', '=', id).execute()
+  }
+
   findFirstAdmin(): Promise<User | undefined> {
     return this.db.selectFrom('users').selectAll().where('is_admin', '=', true).orderBy('created_at').limit(1).executeTakeFirst()
   }

@@ -1,0 +1,82 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { loggerOptions } from '@imageapi/logger'
+import type { Database, Kysely } from '@imageapi/db'
+import { minioConfigFromEnv, type ObjectStorage } from '@imageapi/storage'
+import type { GatewayConfig } from './config.js'
+import jwtPlugin from './plugins/external/jwt.js'
+import multipartPlugin from './plugins/external/multipart.js'
+import swaggerPlugin from './plugins/external/swagger.js'
+import errorsPlugin from './plugins/app/errors.js'
+import databasePlugin from './plugins/app/database.js'
+import storagePlugin from './plugins/app/storage.js'
+import thumbnailQueuePlugin from './plugins/app/thumbnail-queue.js'
+import viewLinksPlugin from './plugins/app/view-links.js'
+import authenticatePlugin from './plugins/app/authenticate.js'
+import { AuthErrorResponse, ErrorResponse } from './routes/schemas.js'
+import obtainToken from './routes/auth/obtain-token.js'
+import refreshToken from './routes/auth/refresh-token.js'
+import uploadImage from './routes/images/upload-image.js'
+import listImages from './routes/images/list-images.js'
+import getImage from './routes/images/get-image.js'
+import deleteImage from './routes/images/delete-image.js'
+import forwardViewLinks from './routes/links/forward-view-links.js'
+
+export interface BuildOptions {
+  config: GatewayConfig
+  /** Overrides for tests: share a database or storage client the test owns. */
+  db?: Kysely<Database>
+  storage?: ObjectStorage
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Builds the gateway without listening; server.ts listens, tests use inject. */
+export async function buildApp({ config, db, storage }: BuildOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions({ name: 'gateway', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY }),
+    trustProxy: config.TRUST_PROXY,
+    routerOptions: { ignoreTrailingSlash: true },
+    // a caller's request id is kept (when sane) so one id follows a request through every service
+    requestIdHeader: 'x-request-id',
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    bodyLimit: 64 * 1024,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  app.addSchema(ErrorResponse)
+  app.addSchema(AuthErrorResponse)
+
+  await app.register(errorsPlugin)
+  await app.register(swaggerPlugin)
+  await app.register(jwtPlugin, { secret: config.JWT_SECRET })
+  await app.register(multipartPlugin, { maxBytes: config.UPLOAD_MAX_BYTES })
+  await app.register(databasePlugin, { databaseUrl: config.DATABASE_URL, ...(db ? { db } : {}) })
+  await app.register(storagePlugin, storage ? { storage } : { config: minioConfigFromEnv(config) })
+  await app.register(thumbnailQueuePlugin, { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
+  await app.register(viewLinksPlugin, { signingKeys: config.LINK_SIGNING_KEYS, ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}) })
+  await app.register(authenticatePlugin, {
+    accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+  })
+
+  await app.register(obtainToken)
+  await app.register(refreshToken)
+  await app.register(uploadImage, {
+    maxBytes: config.UPLOAD_MAX_BYTES,
+    maxPixels: config.UPLOAD_MAX_PIXELS,
+    ...(config.UPLOAD_TMP_DIR ? { tmpDir: config.UPLOAD_TMP_DIR } : {}),
+  })
+  await app.register(listImages)
+  await app.register(getImage)
+  await app.register(deleteImage)
+  await app.register(forwardViewLinks, { linksUrl: config.LINKS_URL })
+
+  return app
+}

@@ -1,0 +1,52 @@
+import { loadConfig, requireInProduction, Type, type Static } from '@imageapi/config'
+import { storageEnvSchema } from '@imageapi/storage'
+import { queueEnvSchema } from '@imageapi/queue'
+
+const MiB = 1024 * 1024
+
+export const gatewayEnvSchema = Type.Object({
+  NODE_ENV: Type.String({ default: 'development' }),
+  HOST: Type.String({ default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
+  LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
+  LOG_PRETTY: Type.Boolean({ default: false }),
+  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/imageapi' }),
+  ...queueEnvSchema,
+  ...storageEnvSchema,
+  /** HS256 secret for access and refresh tokens. Required in production. */
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
+  REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 30 * 86_400, default: 86_400 }),
+  /** `kid:secret,kid:secret`: the first signs view links, all verify. Required in production. */
+  LINK_SIGNING_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  /** Where the links service listens; the gateway forwards link paths there. */
+  LINKS_URL: Type.String({ pattern: '^https?://', default: 'http://127.0.0.1:8001' }),
+  /** Base of the URLs put in responses, e.g. https://img.example.com; derived from the request when unset. */
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^?#]+$' })),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+  UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 25 * MiB }),
+  UPLOAD_MAX_PIXELS: Type.Integer({ minimum: 1, default: 50_000_000 }),
+  /** Where uploads are spooled while they are checked; never held in memory. */
+  UPLOAD_TMP_DIR: Type.Optional(Type.String({ minLength: 1 })),
+})
+
+export type GatewayEnv = Static<typeof gatewayEnvSchema>
+
+// Fixed development secrets, so a developer machine needs no setup; refused in production.
+const DEVELOPMENT_JWT_SECRET = 'development-only-jwt-secret-change-me-0000'
+const DEVELOPMENT_LINK_KEYS = 'dev:ZGV2ZWxvcG1lbnQtb25seS1saW5rLWtleS1jaGFuZ2UtbWU'
+
+export interface GatewayConfig extends GatewayEnv {
+  JWT_SECRET: string
+  LINK_SIGNING_KEYS: string
+}
+
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const config = loadConfig(gatewayEnvSchema, env)
+  requireInProduction(env, ['JWT_SECRET', 'LINK_SIGNING_KEYS', 'S3_ENDPOINT'])
+  return {
+    ...config,
+    JWT_SECRET: config.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET,
+    LINK_SIGNING_KEYS: config.LINK_SIGNING_KEYS ?? DEVELOPMENT_LINK_KEYS,
+  }
+}

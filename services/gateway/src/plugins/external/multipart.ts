@@ -1,0 +1,18 @@
+import fp from 'fastify-plugin'
+import multipart from '@fastify/multipart'
+
+export default fp<{ maxBytes: number }>(
+  async (app, options) => {
+    await app.register(multipart, {
+      limits: {
+        fileSize: options.maxBytes,
+        files: 1,
+        fields: 20,
+        fieldSize: 64 * 1024,
+        parts: 30,
+        headerPairs: 100,
+      },
+    })
+  },
+  { name: 'multipart' },
+)

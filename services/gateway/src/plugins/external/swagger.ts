@@ -1,0 +1,30 @@
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+
+export default fp(
+  async (app) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'imageapi',
+          version: '0.1.0',
+          description:
+            'Upload PNG and JPEG images and get signed links to thumbnails at the heights your tier grants, the original where your tier allows it, and expiring links on tiers with that right.',
+        },
+        components: {
+          securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        },
+        tags: [
+          { name: 'auth', description: 'Access and refresh tokens' },
+          { name: 'images', description: 'Upload, list and delete images' },
+          { name: 'links', description: 'Signed view links' },
+        ],
+      },
+    })
+    // Swagger UI's assets are served from the package itself: the docs work offline.
+    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } })
+  },
+  { name: 'swagger' },
+)

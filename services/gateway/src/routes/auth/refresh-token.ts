@@ -1,0 +1,41 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@fastify/type-provider-typebox'
+import type { TokenClaims } from '../../plugins/app/authenticate.js'
+import { requiredFieldErrors } from './obtain-token.js'
+
+export const REFRESH_NOT_VALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' }
+
+const refreshToken: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/api/token/refresh/',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a refresh token for a new access token',
+        body: Type.Object({ refresh: Type.Optional(Type.Unknown()) }),
+        response: {
+          200: Type.Object({ access: Type.String() }),
+          400: Type.Record(Type.String(), Type.Array(Type.String())),
+          401: Type.Object({ detail: Type.String(), code: Type.String() }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = (request.body ?? {}) as Record<string, unknown>
+      const errors = requiredFieldErrors(body, ['refresh'])
+      if (errors) return reply.code(400).send(errors)
+      let claims: TokenClaims
+      try {
+        claims = app.jwt.verify<TokenClaims>(String(body.refresh))
+      } catch {
+        return reply.code(401).send(REFRESH_NOT_VALID)
+      }
+      if (claims.typ !== 'refresh') return reply.code(401).send(REFRESH_NOT_VALID)
+      const account = /^[0-9a-f-]{36}$/i.test(claims.sub) ? await app.repos.users.findWithTier(claims.sub) : undefined
+      if (!account || !account.is_active) return reply.code(401).send(REFRESH_NOT_VALID)
+      return { access: app.issueAccessToken(account.id) }
+    },
+  )
+}
+
+export default refreshToken

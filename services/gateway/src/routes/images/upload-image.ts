@@ -1,0 +1,64 @@
+import { tmpdir } from 'node:os'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@fastify/type-provider-typebox'
+import { ApiError } from '../../plugins/app/errors.js'
+import { receiveUpload } from '../../services/receive-upload.js'
+import { createImage } from '../../services/create-image.js'
+import { toImageResource } from '../../services/image-resource.js'
+import { errorResponses, ImageResource } from '../schemas.js'
+
+export const TITLE_MAX_LENGTH = 100
+
+/** Checks a title as a person counts it (code points), and what Postgres cannot store. */
+export function validateTitle(title: string | undefined): string {
+  if (title === undefined) return ''
+  if ([...title].length > TITLE_MAX_LENGTH) throw new ApiError(400, `title must be at most ${TITLE_MAX_LENGTH} characters`, 'title')
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(title)) throw new ApiError(400, 'title must not contain control characters', 'title')
+  return title
+}
+
+export interface UploadRouteOptions {
+  maxBytes: number
+  maxPixels: number
+  tmpDir?: string
+}
+
+const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, options) => {
+  const limits = { maxBytes: options.maxBytes, maxPixels: options.maxPixels, tmpDir: options.tmpDir ?? tmpdir() }
+
+  app.post(
+    '/api/images',
+    {
+      preHandler: app.authenticate,
+      // the body is a stream read by the handler; this schema documents it and is not used to validate
+      validatorCompiler: () => () => true,
+      schema: {
+        tags: ['images'],
+        summary: 'Upload a PNG or JPEG image',
+        description: `Multipart form: \`image\` (PNG or JPEG, at most ${options.maxBytes} bytes and ${options.maxPixels} pixels) and an optional \`title\` (at most ${TITLE_MAX_LENGTH} characters). Thumbnails are made in the background: they start as \`pending\`.`,
+        security: [{ bearerAuth: [] }],
+        consumes: ['multipart/form-data'],
+        body: Type.Object({
+          image: Type.String({ format: 'binary' }),
+          title: Type.Optional(Type.String({ maxLength: TITLE_MAX_LENGTH })),
+        }),
+        response: { 201: ImageResource, ...errorResponses(400, 401, 413, 415, 503) },
+      },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) throw new ApiError(415, 'the request must be multipart/form-data with an "image" file', 'image')
+      const upload = await receiveUpload(request, limits)
+      try {
+        if (!upload.path) throw new ApiError(400, 'no file was sent in the field "image"', 'image')
+        const title = validateTitle(upload.fields.title)
+        const image = await createImage(app, request, request.account, { path: upload.path, image: upload.image, title })
+        return reply.code(201).header('location', `/api/images/${image.id}`).send(toImageResource(app, request, image, request.account.tier))
+      } finally {
+        if (upload.path) await upload.discard()
+      }
+    },
+  )
+}
+
+export default uploadImage
