@@ -77,3 +77,12 @@ export function requireInProduction(env: Env, names: readonly string[]): void {
     .map((variable) => ({ variable, message: 'is required when NODE_ENV=production' }))
   if (problems.length > 0) throw new ConfigError(problems)
 }
+
+/** Variables every service reads. */
+export const serviceEnvSchema = {
+  NODE_ENV: Type.String({ default: 'development' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info' },
+  ),
+}

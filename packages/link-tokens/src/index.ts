@@ -10,3 +10,4 @@ export {
 } from './token.js'
 export { generateSigningKey, MIN_SECRET_BYTES, parseSigningKeys, type SigningKey } from './keys.js'
 export { bytesToUuid, isUuid, uuidToBytes } from './uuid.js'
+export { DEVELOPMENT_SIGNING_KEYS, linkSigningEnvSchema } from './env.js'

@@ -13,8 +13,6 @@ export interface CreateLoggerOptions {
   /** Service name, on every line. */
   name: string
   level?: string
-  /** Human-readable output for a developer's terminal; production logs stay JSON. */
-  pretty?: boolean
   destination?: DestinationStream
 }
 
@@ -45,9 +43,6 @@ export function loggerOptions(options: Omit<CreateLoggerOptions, 'destination'>)
       },
       err: pino.stdSerializers.err,
     },
-    ...(options.pretty
-      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
-      : {}),
   }
 }
 

@@ -35,7 +35,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 /** Builds the gateway without listening; server.ts listens, tests use inject. */
 export async function buildApp({ config, db, storage }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: loggerOptions({ name: 'gateway', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY }),
+    logger: loggerOptions({ name: 'gateway', level: config.LOG_LEVEL }),
     trustProxy: config.TRUST_PROXY,
     routerOptions: { ignoreTrailingSlash: true },
     // a caller's request id is kept (when sane) so one id follows a request through every service

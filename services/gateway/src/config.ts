@@ -1,24 +1,23 @@
-import { loadConfig, requireInProduction, Type, type Static } from '@imageapi/config'
+import { loadConfig, requireInProduction, serviceEnvSchema, Type, type Static } from '@imageapi/config'
+import { databaseEnvSchema } from '@imageapi/db'
 import { storageEnvSchema } from '@imageapi/storage'
 import { queueEnvSchema } from '@imageapi/queue'
+import { linkSigningEnvSchema } from '@imageapi/link-tokens'
 
 const MiB = 1024 * 1024
 
 export const gatewayEnvSchema = Type.Object({
-  NODE_ENV: Type.String({ default: 'development' }),
+  ...serviceEnvSchema,
   HOST: Type.String({ default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
-  LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
-  LOG_PRETTY: Type.Boolean({ default: false }),
-  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/imageapi' }),
+  ...databaseEnvSchema,
   ...queueEnvSchema,
   ...storageEnvSchema,
   /** HS256 secret for access and refresh tokens. Required in production. */
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 30 * 86_400, default: 86_400 }),
-  /** `kid:secret,kid:secret`: the first signs view links, all verify. Required in production. */
-  LINK_SIGNING_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  ...linkSigningEnvSchema,
   /** Where the links service listens; the gateway forwards link paths there. */
   LINKS_URL: Type.String({ pattern: '^https?://', default: 'http://127.0.0.1:8001' }),
   /** Base of the URLs put in responses, e.g. https://img.example.com; derived from the request when unset. */
@@ -32,13 +31,11 @@ export const gatewayEnvSchema = Type.Object({
 
 export type GatewayEnv = Static<typeof gatewayEnvSchema>
 
-// Fixed development secrets, so a developer machine needs no setup; refused in production.
+// A fixed development secret, so a developer machine needs no setup; production must set its own.
 const DEVELOPMENT_JWT_SECRET = 'development-only-jwt-secret-change-me-0000'
-const DEVELOPMENT_LINK_KEYS = 'dev:ZGV2ZWxvcG1lbnQtb25seS1saW5rLWtleS1jaGFuZ2UtbWU'
 
 export interface GatewayConfig extends GatewayEnv {
   JWT_SECRET: string
-  LINK_SIGNING_KEYS: string
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -47,6 +44,5 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   return {
     ...config,
     JWT_SECRET: config.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET,
-    LINK_SIGNING_KEYS: config.LINK_SIGNING_KEYS ?? DEVELOPMENT_LINK_KEYS,
   }
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../schema.js'
 import { ImagesRepository } from './images.js'
+import { LinksRepository } from './links.js'
 import { ObjectDeletionsRepository } from './object-deletions.js'
 import { ThumbnailsRepository } from './thumbnails.js'
 import { TiersRepository } from './tiers.js'
@@ -12,6 +13,7 @@ export interface Repositories {
   images: ImagesRepository
   thumbnails: ThumbnailsRepository
   objectDeletions: ObjectDeletionsRepository
+  links: LinksRepository
 }
 
 export function createRepositories(db: Kysely<Database>): Repositories {
@@ -21,5 +23,6 @@ export function createRepositories(db: Kysely<Database>): Repositories {
     images: new ImagesRepository(db),
     thumbnails: new ThumbnailsRepository(db),
     objectDeletions: new ObjectDeletionsRepository(db),
+    links: new LinksRepository(db),
   }
 }

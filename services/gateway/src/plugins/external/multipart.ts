@@ -5,7 +5,8 @@ export default fp<{ maxBytes: number }>(
   async (app, options) => {
     await app.register(multipart, {
       limits: {
-        fileSize: options.maxBytes,
+        // one byte over the limit reaches the image probe, which rejects it with the clear message
+        fileSize: options.maxBytes + 1,
         files: 1,
         fields: 20,
         fieldSize: 64 * 1024,

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { exitOnConfigError, loadConfig, Type } from '@imageapi/config'
+import { databaseEnvSchema } from '@imageapi/db'
+import { AccountError, createUser, DEFAULT_ADMIN, initAdmin, migrate } from './commands.js'
+
+const USAGE = `usage: imageapi <command> [options]
+
+commands:
+  migrate                                   create the database if needed and apply migrations
+  initadmin [--email E] [--password P]      create the first admin (default ${DEFAULT_ADMIN.email} / ${DEFAULT_ADMIN.password}); does nothing if an admin exists
+  create-user --email E --password P --tier NAME [--admin]
+
+environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/imageapi)`
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`)
+  process.exit(1)
+}
+
+const [command, ...rest] = process.argv.slice(2)
+let databaseUrl: string
+try {
+  databaseUrl = loadConfig(Type.Object(databaseEnvSchema)).DATABASE_URL
+} catch (error) {
+  exitOnConfigError(error)
+}
+const print = (line: string) => process.stdout.write(`${line}\n`)
+
+try {
+  switch (command) {
+    case 'migrate':
+      await migrate(databaseUrl, print)
+      break
+    case 'initadmin': {
+      const { values } = parseArgs({ args: rest, options: { email: { type: 'string' }, password: { type: 'string' } } })
+      await initAdmin(databaseUrl, { email: values.email ?? DEFAULT_ADMIN.email, password: values.password ?? DEFAULT_ADMIN.password }, print)
+      break
+    }
+    case 'create-user': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { email: { type: 'string' }, password: { type: 'string' }, tier: { type: 'string' }, admin: { type: 'boolean', default: false } },
+      })
+      const missing = (['email', 'password', 'tier'] as const).filter((name) => !values[name])
+      if (missing.length) fail(`create-user needs ${missing.map((m) => `--${m}`).join(', ')}\n\n${USAGE}`)
+      await createUser(databaseUrl, { email: values.email!, password: values.password!, tier: values.tier!, admin: values.admin ?? false }, print)
+      break
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      print(USAGE)
+      break
+    default:
+      fail(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
+  }
+} catch (error) {
+  if (error instanceof AccountError) fail(`${error.field}: ${error.message}`)
+  if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) fail(`${error.message}\n\n${USAGE}`)
+  fail(`error: ${(error as Error).message}`)
+}

@@ -1,0 +1,35 @@
+import { Type, type Static } from '@imageapi/config'
+import type { MinioStorageConfig } from './minio-storage.js'
+
+/**
+ * Storage variables, as schema properties a service spreads into its own config:
+ * `loadConfig(Type.Object({ ...storageEnvSchema, PORT: ... }))`.
+ * The defaults match s3rver, so a developer machine needs none of them.
+ */
+export const storageEnvSchema = {
+  /** Unset means "no external storage": the local start command then runs the embedded server. */
+  S3_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$', description: 'e.g. http://127.0.0.1:9000' })),
+  S3_ACCESS_KEY: Type.String({ minLength: 1, default: 'S3RVER' }),
+  S3_SECRET_KEY: Type.String({ minLength: 1, default: 'S3RVER' }),
+  // S3 bucket naming rules: 3-63 characters, lowercase letters, digits, dots and hyphens.
+  S3_BUCKET: Type.String({ pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$', default: 'imageapi' }),
+  S3_REGION: Type.String({ minLength: 1, default: 'us-east-1' }),
+}
+
+const storageEnvObject = Type.Object(storageEnvSchema)
+export type StorageEnv = Static<typeof storageEnvObject>
+
+/**
+ * Turns loaded storage variables into a client config. `endPoint` overrides S3_ENDPOINT, for
+ * when the caller started the embedded server; without either there is nothing to connect to.
+ */
+export function minioConfigFromEnv(env: StorageEnv, endPoint = env.S3_ENDPOINT): MinioStorageConfig {
+  if (endPoint === undefined) throw new Error('S3_ENDPOINT is not set and no embedded storage endpoint was given')
+  return {
+    endPoint,
+    accessKey: env.S3_ACCESS_KEY,
+    secretKey: env.S3_SECRET_KEY,
+    bucket: env.S3_BUCKET,
+    region: env.S3_REGION,
+  }
+}

@@ -1,0 +1,11 @@
+export {
+  ObjectNotFoundError,
+  StorageUnavailableError,
+  type ByteRange,
+  type ObjectInfo,
+  type ObjectStorage,
+  type PresignedResponseHeaders,
+} from './object-storage.js'
+export { createMinioStorage, type MinioStorage, type MinioStorageConfig } from './minio-storage.js'
+export { minioConfigFromEnv, storageEnvSchema, type StorageEnv } from './env.js'
+export { startEmbeddedS3, type EmbeddedS3, type EmbeddedS3Options } from './embedded-s3.js'

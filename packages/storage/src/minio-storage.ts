@@ -1,0 +1,328 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import http from 'node:http'
+import https from 'node:https'
+import { Transform, type Readable } from 'node:stream'
+import { buffer, text } from 'node:stream/consumers'
+import { pipeline } from 'node:stream/promises'
+import { Client, type ClientOptions } from 'minio'
+import {
+  ObjectNotFoundError,
+  StorageUnavailableError,
+  type ByteRange,
+  type ObjectInfo,
+  type ObjectStorage,
+  type PresignedResponseHeaders,
+} from './object-storage.js'
+
+export interface MinioStorageConfig {
+  /** Base URL of the S3 server, e.g. http://127.0.0.1:9000. Buckets are addressed path-style. */
+  endPoint: string
+  accessKey: string
+  secretKey: string
+  bucket: string
+  /** Defaults to us-east-1. Set explicitly so the client never asks the server for a bucket's location. */
+  region?: string
+  /**
+   * Reuse connections (the default). Tests pass false: idle keep-alive sockets hold the
+   * process open for seconds after the last request.
+   */
+  keepAlive?: boolean
+  /**
+   * How long a connection may stay silent (connecting, waiting for an answer, or mid-transfer)
+   * before the request fails with StorageUnavailableError. Defaults to 10 s.
+   */
+  timeoutMs?: number
+}
+
+export interface MinioStorage extends ObjectStorage {
+  /**
+   * Every key in the bucket under `prefix`, sorted. Lists the whole prefix in memory, so it is for
+   * tests (asserting nothing was left behind) and maintenance, not for request paths.
+   */
+  listKeys(prefix?: string): Promise<string[]>
+  /** Closes pooled connections; for shutdown. */
+  close(): void
+}
+
+const DEFAULT_REGION = 'us-east-1'
+const DEFAULT_TIMEOUT_MS = 10_000
+// Only needs to outlive the moment the PUT starts: S3 checks the signature when a request arrives.
+const STREAMED_PUT_URL_EXPIRY_SECONDS = 15 * 60
+
+/** Socket and DNS error codes that mean the server cannot be reached. */
+const UNREACHABLE_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+])
+
+/**
+ * The statuses the minio client would retry (S3 documents them as transient). They are turned into
+ * StorageUnavailableError before minio sees the response: minio's retry path leaves the response
+ * unread, pinning the socket, and retrying is the caller's decision (job backoff, client retry).
+ */
+const TRANSIENT_STATUS_CODES = new Set([408, 429, 499, 500, 502, 503, 504, 520])
+
+type Transport = NonNullable<ClientOptions['transport']>
+
+export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
+  const endPointUrl = parseEndPoint(config.endPoint)
+  const httpModule = endPointUrl.protocol === 'https:' ? https : http
+  const agent = new httpModule.Agent({ keepAlive: config.keepAlive ?? true })
+  const transport = createTransport(httpModule, config.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+  const { bucket } = config
+  const region = config.region ?? DEFAULT_REGION
+  const client = new Client({
+    endPoint: withoutBrackets(endPointUrl.hostname),
+    port: endPointUrl.port === '' ? undefined : Number(endPointUrl.port),
+    useSSL: endPointUrl.protocol === 'https:',
+    accessKey: config.accessKey,
+    secretKey: config.secretKey,
+    region,
+    pathStyle: true,
+    transport,
+    transportAgent: agent,
+  })
+
+  /** Maps client errors to the adapter's error types; `key` is the object the call was about, if any. */
+  function translateError(error: unknown, key?: string): unknown {
+    if (error instanceof StorageUnavailableError || error instanceof ObjectNotFoundError) return error
+    const code = (error as { code?: unknown } | null)?.code
+    if (typeof code !== 'string') return error
+    if (UNREACHABLE_ERROR_CODES.has(code)) {
+      return new StorageUnavailableError(`storage at ${config.endPoint} is not reachable (${code})`, { cause: error })
+    }
+    // HEAD requests carry no error body, so a missing object shows up as the status name NotFound.
+    if (key !== undefined && (code === 'NoSuchKey' || code === 'NotFound')) {
+      return new ObjectNotFoundError(key, { cause: error })
+    }
+    return error
+  }
+
+  async function translatingErrors<T>(key: string | undefined, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation()
+    } catch (error) {
+      throw translateError(error, key)
+    }
+  }
+
+  /**
+   * minio's putObject reads a stream of up to one part (64 MiB) wholly into memory before sending
+   * it, and sends larger ones multipart, which s3rver refuses. A presigned PUT lets the body be
+   * piped straight through with its known Content-Length.
+   */
+  async function putStream(key: string, body: Readable, size: number, contentType: string): Promise<void> {
+    const url = new URL(await client.presignedPutObject(bucket, key, STREAMED_PUT_URL_EXPIRY_SECONDS))
+    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const request = transport.request(
+        {
+          protocol: url.protocol,
+          hostname: withoutBrackets(url.hostname),
+          port: url.port,
+          path: url.pathname + url.search,
+          method: 'PUT',
+          agent,
+          headers: { 'content-length': size, 'content-type': contentType },
+        },
+        resolve,
+      )
+      request.on('error', reject)
+      pipeline(body, checkLength(size), request).catch(reject)
+    })
+    if (response.statusCode !== undefined && response.statusCode >= 200 && response.statusCode < 300) {
+      response.resume()
+      return
+    }
+    throw new Error(`storage refused PUT of ${key}: ${describeErrorResponse(response.statusCode, await text(response))}`)
+  }
+
+  const storage: MinioStorage = {
+    async putObject(key, body, size, contentType) {
+      if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size: ${size}`)
+      await translatingErrors(undefined, async () => {
+        if (Buffer.isBuffer(body)) {
+          if (body.length !== size) throw new RangeError(`buffer holds ${body.length} bytes, size says ${size}`)
+          await client.putObject(bucket, key, body, size, { 'Content-Type': contentType })
+        } else {
+          await putStream(key, body, size, contentType)
+        }
+      })
+    },
+
+    async putFile(key, filePath, contentType) {
+      const { size } = await stat(filePath)
+      await storage.putObject(key, createReadStream(filePath), size, contentType)
+    },
+
+    async getObject(key, range?: ByteRange) {
+      if (range !== undefined) assertValidRange(range)
+      return translatingErrors(key, () =>
+        range === undefined
+          ? client.getObject(bucket, key)
+          : client.getPartialObject(bucket, key, range.start, range.end - range.start + 1),
+      )
+    },
+
+    async getObjectBuffer(key) {
+      return translatingErrors(key, async () => buffer(await client.getObject(bucket, key)))
+    },
+
+    async statObject(key): Promise<ObjectInfo | null> {
+      try {
+        const { size, etag, lastModified } = await client.statObject(bucket, key)
+        return { size, etag, lastModified }
+      } catch (error) {
+        const translated = translateError(error, key)
+        if (translated instanceof ObjectNotFoundError) return null
+        throw translated
+      }
+    },
+
+    async removeObjects(keys) {
+      if (keys.length === 0) return
+      // S3's multi-object delete reports a key that does not exist as deleted, so only real failures come back.
+      const failures = await translatingErrors(undefined, () => client.removeObjects(bucket, keys))
+      if (failures.length > 0) {
+        throw new Error(`storage could not remove ${failures.length} of ${keys.length} objects, e.g. ${JSON.stringify(failures[0])}`)
+      }
+    },
+
+    async presignedGetUrl(key, expirySeconds, responseHeaders?: PresignedResponseHeaders) {
+      const parameters: Record<string, string> = {}
+      if (responseHeaders?.contentType !== undefined) parameters['response-content-type'] = responseHeaders.contentType
+      if (responseHeaders?.contentDisposition !== undefined) {
+        parameters['response-content-disposition'] = responseHeaders.contentDisposition
+      }
+      if (responseHeaders?.cacheControl !== undefined) parameters['response-cache-control'] = responseHeaders.cacheControl
+      return client.presignedGetObject(bucket, key, expirySeconds, parameters)
+    },
+
+    async ensureBucket() {
+      await translatingErrors(undefined, async () => {
+        if (await client.bucketExists(bucket)) return
+        try {
+          await client.makeBucket(bucket, region)
+        } catch (error) {
+          // Another service starting at the same time may have created it in between.
+          const code = (error as { code?: unknown }).code
+          if (code !== 'BucketAlreadyOwnedByYou' && code !== 'BucketAlreadyExists') throw error
+        }
+      })
+    },
+
+    async ping() {
+      const exists = await translatingErrors(undefined, () => client.bucketExists(bucket))
+      if (!exists) throw new StorageUnavailableError(`bucket ${bucket} does not exist at ${config.endPoint}`)
+    },
+
+    async listKeys(prefix = '') {
+      return translatingErrors(undefined, async () => {
+        const keys: string[] = []
+        for await (const item of client.listObjectsV2(bucket, prefix, true)) {
+          if (item.name !== undefined) keys.push(item.name)
+        }
+        return keys.sort()
+      })
+    },
+
+    close() {
+      agent.destroy()
+    },
+  }
+  return storage
+}
+
+function parseEndPoint(endPoint: string): URL {
+  let url: URL
+  try {
+    url = new URL(endPoint)
+  } catch {
+    throw new Error(`storage endpoint is not a URL: ${endPoint}`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`storage endpoint must be http or https: ${endPoint}`)
+  }
+  // Path-style addressing puts the bucket first in the path; the client cannot add a prefix before it.
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+    throw new Error(`storage endpoint must not have a path or query: ${endPoint}`)
+  }
+  return url
+}
+
+/**
+ * Passes bytes through, failing the stream when there are more or fewer than `size`, so a wrong
+ * size aborts the upload instead of storing a truncated object or hanging until the server times
+ * out. (Node's own strictContentLength check throws outside the pipeline, crashing the process.)
+ */
+function checkLength(size: number): Transform {
+  let seen = 0
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length
+      if (seen > size) callback(new RangeError(`body is longer than the declared ${size} bytes`))
+      else callback(null, chunk)
+    },
+    flush(callback) {
+      if (seen < size) callback(new RangeError(`body ended after ${seen} of the declared ${size} bytes`))
+      else callback()
+    },
+  })
+}
+
+/** URL.hostname keeps the brackets around an IPv6 address; http.request and minio want it bare. */
+function withoutBrackets(hostname: string): string {
+  return hostname.replace(/^\[(.*)\]$/, '$1')
+}
+
+/** "HTTP 403 AccessDenied", from a status and an S3 error body (which may be empty or not XML). */
+function describeErrorResponse(status: number | undefined, body: string): string {
+  const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1]
+  return code === undefined ? `HTTP ${status}` : `HTTP ${status} ${code}`
+}
+
+function assertValidRange({ start, end }: ByteRange): void {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new RangeError(`invalid byte range ${start}-${end}`)
+  }
+}
+
+/**
+ * http(s).request with two additions minio lacks: a silent connection fails after `timeoutMs`
+ * (minio sets no timeout, so an unresponsive server would hang the caller forever), and a transient
+ * 5xx answer fails the request with StorageUnavailableError after its body is drained.
+ */
+function createTransport(httpModule: typeof http | typeof https, timeoutMs: number): Transport {
+  function request(options: http.RequestOptions, onResponse: (response: http.IncomingMessage) => void): http.ClientRequest {
+    const clientRequest = httpModule.request(options)
+    clientRequest.setTimeout(timeoutMs, () => {
+      clientRequest.destroy(new StorageUnavailableError(`storage sent nothing for ${timeoutMs} ms`))
+    })
+    clientRequest.on('response', (response) => {
+      const status = response.statusCode ?? 0
+      if (!TRANSIENT_STATUS_CODES.has(status)) {
+        onResponse(response)
+        return
+      }
+      // Reading the body to its end returns a keep-alive socket to the pool, and its S3 error code
+      // says what went wrong. The request has already been answered, so destroy() would no longer
+      // report an error to its listeners: emit one.
+      const fail = (body: string) => {
+        clientRequest.emit('error', new StorageUnavailableError(`storage answered ${describeErrorResponse(status, body)}`))
+      }
+      text(response).then(fail, () => fail(''))
+    })
+    return clientRequest
+  }
+  // Transport is typed as http.request with all its overloads; minio only calls (options, callback).
+  return { request } as unknown as Transport
+}

@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream'
+
+/** Inclusive byte offsets, as in an HTTP `Range: bytes=start-end` header. */
+export interface ByteRange {
+  start: number
+  end: number
+}
+
+export interface ObjectInfo {
+  size: number
+  etag: string
+  lastModified: Date
+}
+
+/** Headers the storage server sets on the response to a presigned GET (S3 `response-*` parameters). */
+export interface PresignedResponseHeaders {
+  contentType?: string
+  contentDisposition?: string
+  cacheControl?: string
+}
+
+/**
+ * What the services need from object storage. They depend on this interface, not on a client
+ * library, so tests can substitute a fake and the backend can change.
+ */
+export interface ObjectStorage {
+  /**
+   * Stores `body` under `key`. `size` must be exact: the upload goes out as one request with that
+   * Content-Length (s3rver refuses multipart uploads, so callers spool a body of unknown size to a
+   * temporary file first). A stream is piped through without being buffered.
+   */
+  putObject(key: string, body: Readable | Buffer, size: number, contentType: string): Promise<void>
+  /** Streams a local file to `key`. */
+  putFile(key: string, filePath: string, contentType: string): Promise<void>
+  /** Streams the object, or the given range of it. Rejects with ObjectNotFoundError when missing. */
+  getObject(key: string, range?: ByteRange): Promise<Readable>
+  /** Reads the whole object into memory; only for callers that decode it in memory anyway. */
+  getObjectBuffer(key: string): Promise<Buffer>
+  /** Resolves to null when the object does not exist. */
+  statObject(key: string): Promise<ObjectInfo | null>
+  /** Removes the objects; keys that do not exist are not an error. */
+  removeObjects(keys: string[]): Promise<void>
+  /** A URL anyone can GET the object from until it expires. Makes no request to the server. */
+  presignedGetUrl(key: string, expirySeconds: number, responseHeaders?: PresignedResponseHeaders): Promise<string>
+  /** Creates the bucket unless it exists. */
+  ensureBucket(): Promise<void>
+  /** Resolves when the server answers and the bucket exists; otherwise rejects with StorageUnavailableError. */
+  ping(): Promise<void>
+}
+
+/** The storage server cannot be used right now (refused, unresolvable, timed out, or answering 5xx). Maps to HTTP 503. */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'StorageUnavailableError'
+  }
+}
+
+/** The requested object does not exist. Maps to HTTP 404. */
+export class ObjectNotFoundError extends Error {
+  constructor(
+    readonly key: string,
+    options?: ErrorOptions,
+  ) {
+    super(`object not found: ${key}`, options)
+    this.name = 'ObjectNotFoundError'
+  }
+}

@@ -1,0 +1,55 @@
+import { ConfigError, loadConfig, Type } from '@imageapi/config'
+import t from 'tap'
+import { minioConfigFromEnv, storageEnvSchema } from '../src/index.js'
+
+const schema = Type.Object({ ...storageEnvSchema })
+
+t.test('defaults match the embedded server and leave the endpoint unset', async (t) => {
+  t.same(loadConfig(schema, {}), {
+    S3_ACCESS_KEY: 'S3RVER',
+    S3_SECRET_KEY: 'S3RVER',
+    S3_BUCKET: 'imageapi',
+    S3_REGION: 'us-east-1',
+  })
+})
+
+t.test('reads every variable', async (t) => {
+  const env = {
+    S3_ENDPOINT: 'https://s3.example.com',
+    S3_ACCESS_KEY: 'key',
+    S3_SECRET_KEY: 'secret',
+    S3_BUCKET: 'images.prod',
+    S3_REGION: 'eu-west-1',
+  }
+  t.same(loadConfig(schema, env), env)
+})
+
+t.test('names a bad endpoint or bucket', async (t) => {
+  for (const [variable, value] of [
+    ['S3_ENDPOINT', 'localhost:9000'],
+    ['S3_ENDPOINT', 'http://localhost:9000/bucket'],
+    ['S3_BUCKET', 'Images'],
+    ['S3_BUCKET', 'ab'],
+  ] as const) {
+    const error = t.throws(() => loadConfig(schema, { [variable]: value })) as unknown as ConfigError
+    t.ok(error instanceof ConfigError)
+    t.same(
+      error.problems.map((p) => p.variable),
+      [variable],
+      `${variable}=${value}`,
+    )
+  }
+})
+
+t.test('minioConfigFromEnv takes the endpoint from the environment or the caller', async (t) => {
+  const env = loadConfig(schema, { S3_ENDPOINT: 'http://127.0.0.1:9000' })
+  t.same(minioConfigFromEnv(env), {
+    endPoint: 'http://127.0.0.1:9000',
+    accessKey: 'S3RVER',
+    secretKey: 'S3RVER',
+    bucket: 'imageapi',
+    region: 'us-east-1',
+  })
+  t.equal(minioConfigFromEnv(env, 'http://127.0.0.1:4568').endPoint, 'http://127.0.0.1:4568')
+  t.throws(() => minioConfigFromEnv(loadConfig(schema, {})), /S3_ENDPOINT/)
+})

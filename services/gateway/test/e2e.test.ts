@@ -1,0 +1,121 @@
+import t from 'tap'
+import sharp from 'sharp'
+import { createTestEnvironment, createTestUser, jpegImage, listObjectKeys, pngImage, startService, waitFor } from '@imageapi/testkit'
+
+// gateway, links and a worker as separate processes, as production runs them
+const env = await createTestEnvironment(t)
+const links = await startService(t, 'links', env.env)
+const gateway = await startService(t, 'gateway', { ...env.env, LINKS_URL: links.url! })
+const worker = await startService(t, 'thumbnail-worker', env.env)
+const base = gateway.url!
+
+const basic = await createTestUser(env.repos, 'Basic')
+const premium = await createTestUser(env.repos, 'Premium')
+
+async function login(email: string, password: string): Promise<string> {
+  const response = await fetch(`${base}/api/token/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })
+  t.equal(response.status, 200)
+  return ((await response.json()) as { access: string }).access
+}
+
+interface ImageBody {
+  id: string
+  format: string
+  thumbnails: Array<{ height: number; width: number | null; status: string; url: string | null }>
+  original: { url: string } | null
+}
+
+async function upload(token: string, data: Buffer, filename: string, requestId: string): Promise<ImageBody> {
+  const form = new FormData()
+  form.set('title', `e2e ${filename}`)
+  form.set('image', new Blob([data]), filename)
+  const response = await fetch(`${base}/api/images`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-request-id': requestId }, body: form })
+  t.equal(response.status, 201, `upload ${filename}`)
+  return (await response.json()) as ImageBody
+}
+
+async function waitUntilReady(token: string, id: string): Promise<ImageBody> {
+  return waitFor(
+    async () => {
+      const response = await fetch(`${base}/api/images/${id}`, { headers: { authorization: `Bearer ${token}` } })
+      const body = (await response.json()) as ImageBody
+      return body.thumbnails.every((x) => x.status === 'ready') ? body : undefined
+    },
+    { timeoutMs: 60_000, what: `thumbnails of ${id}` },
+  )
+}
+
+async function download(url: string) {
+  const response = await fetch(url)
+  const data = Buffer.from(await response.arrayBuffer())
+  return { status: response.status, contentType: response.headers.get('content-type'), data, meta: response.status === 200 ? await sharp(data).metadata() : undefined }
+}
+
+t.test('upload → worker → signed links, for Basic and Premium, JPEG and PNG', async (t) => {
+  const premiumToken = await login(premium.email, premium.password)
+  const basicToken = await login(basic.email, basic.password)
+  const photo = await jpegImage(4000, 3000)
+  const png = await pngImage(900, 600, { alpha: true })
+
+  const premiumJpeg = await upload(premiumToken, photo, 'photo.jpg', 'e2e-request-premium-jpeg')
+  const premiumPng = await upload(premiumToken, png, 'art.png', 'e2e-request-premium-png')
+  const basicJpeg = await upload(basicToken, photo, 'photo.jpg', 'e2e-request-basic-jpeg')
+  const basicPng = await upload(basicToken, png, 'art.png', 'e2e-request-basic-png')
+
+  const expectations = [
+    { image: premiumJpeg, token: premiumToken, format: 'jpeg', sizes: [[200, 267], [400, 533]], original: photo },
+    { image: premiumPng, token: premiumToken, format: 'png', sizes: [[200, 300], [400, 600]], original: png },
+    { image: basicJpeg, token: basicToken, format: 'jpeg', sizes: [[200, 267]], original: undefined },
+    { image: basicPng, token: basicToken, format: 'png', sizes: [[200, 300]], original: undefined },
+  ] as const
+
+  for (const expected of expectations) {
+    const ready = await waitUntilReady(expected.token, expected.image.id)
+    t.same(ready.thumbnails.map((x) => [x.height, x.width]), expected.sizes, `${expected.format} rows`)
+    for (const thumbnail of ready.thumbnails) {
+      const file = await download(thumbnail.url!)
+      t.equal(file.status, 200)
+      t.equal(file.contentType, `image/${expected.format}`)
+      t.equal(file.meta?.format, expected.format)
+      t.equal(file.meta?.height, thumbnail.height, 'real pixel height')
+      t.equal(file.meta?.width, thumbnail.width, 'real pixel width')
+      t.notOk(file.meta?.exif, 'metadata stripped')
+    }
+    if (expected.original) {
+      const original = await download(ready.original!.url)
+      t.equal(original.status, 200)
+      t.same(original.data, expected.original, 'the original, byte for byte')
+    } else {
+      t.equal(ready.original, null, 'Basic gets no original link')
+      t.notOk(ready.thumbnails.some((x) => x.height === 400), 'Basic gets no 400 px')
+    }
+  }
+
+  const jobLine = worker.logs.find((line) => line.requestId === 'e2e-request-premium-jpeg' && line.msg === 'thumbnails done')
+  t.ok(jobLine, "the gateway's request id appears in the worker's line for the job")
+})
+
+t.test('a tampered or unknown link is 404; a deleted image leaves no objects and no working links', async (t) => {
+  const token = await login(premium.email, premium.password)
+  const image = await waitUntilReady(token, (await upload(token, await jpegImage(800, 600), 'gone.jpg', 'e2e-delete')).id)
+  const url = image.thumbnails[0]!.url!
+  const tampered = url.slice(0, -3) + (url.endsWith('AAA') ? 'BBB' : 'AAA')
+  t.equal((await download(tampered)).status, 404)
+  t.equal((await download(`${base}/v/not-a-token`)).status, 404)
+
+  const before = (await listObjectKeys(env.storage)).filter((key) => key.includes(image.id))
+  t.equal(before.length, 3, 'original and two thumbnails stored')
+  const deleted = await fetch(`${base}/api/images/${image.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })
+  t.equal(deleted.status, 204)
+  t.equal((await download(url)).status, 404)
+  t.equal((await download(image.original!.url)).status, 404)
+  t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [])
+  const again = await fetch(`${base}/api/images/${image.id}`, { headers: { authorization: `Bearer ${token}` } })
+  t.equal(again.status, 404)
+})
+
+t.test('services stop cleanly on SIGTERM', async (t) => {
+  t.equal(await worker.stop('SIGTERM'), 0)
+  t.equal(await gateway.stop('SIGTERM'), 0)
+  t.equal(await links.stop('SIGTERM'), 0)
+})

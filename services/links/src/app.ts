@@ -1,0 +1,68 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
+import { createDatabase, createRepositories, isDatabaseUnavailable, type Database, type Kysely, type Repositories } from '@imageapi/db'
+import { createLinkSigner, parseSigningKeys, type LinkSigner } from '@imageapi/link-tokens'
+import { loggerOptions } from '@imageapi/logger'
+import { createMinioStorage, minioConfigFromEnv, ObjectNotFoundError, StorageUnavailableError, type ObjectStorage } from '@imageapi/storage'
+import type { LinksConfig } from './config.js'
+import viewLink, { LINK_NOT_FOUND } from './routes/view-link.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    repos: Repositories
+    storage: ObjectStorage
+    linkSigner: LinkSigner
+    /** Milliseconds since the epoch; injectable so tests can move time. */
+    clock(): number
+  }
+}
+
+export interface BuildOptions {
+  config: LinksConfig
+  db?: Kysely<Database>
+  storage?: ObjectStorage
+  clock?: () => number
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Builds the links service without listening; server.ts listens, tests use inject. */
+export async function buildApp({ config, db, storage, clock }: BuildOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions({ name: 'links', level: config.LOG_LEVEL }),
+    requestIdHeader: 'x-request-id',
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+  })
+
+  await app.register(
+    fp(async (instance) => {
+      const database = db ?? createDatabase(config.DATABASE_URL, { applicationName: 'imageapi-links' })
+      if (!db) instance.addHook('onClose', async () => database.destroy())
+      instance.decorate('repos', createRepositories(database))
+      instance.decorate('storage', storage ?? createMinioStorage(minioConfigFromEnv(config)))
+      instance.decorate('linkSigner', createLinkSigner(parseSigningKeys(config.LINK_SIGNING_KEYS)))
+      instance.decorate('clock', clock ?? Date.now)
+    }),
+  )
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof ObjectNotFoundError) {
+      request.log.error({ err: error }, 'a ready row points at a missing object')
+      return reply.code(404).send(LINK_NOT_FOUND)
+    }
+    if (error instanceof StorageUnavailableError || isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'dependency unavailable')
+      return reply.code(503).header('retry-after', '5').send({ statusCode: 503, error: 'Service Unavailable', message: 'the service is temporarily unavailable, try again shortly' })
+    }
+    request.log.error({ err: error }, 'unhandled error')
+    return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: 'internal error' })
+  })
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send(LINK_NOT_FOUND))
+
+  await app.register(viewLink)
+  return app
+}

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto'
+import type { Repositories } from '@imageapi/db'
+import type { LinkSigner } from '@imageapi/link-tokens'
+
+const CONTENT_TYPES = { png: 'image/png', jpeg: 'image/jpeg' } as const
+const EXTENSIONS = { png: 'png', jpeg: 'jpg' } as const
+
+export interface ServableObject {
+  kind: 'serve'
+  objectKey: string
+  contentType: string
+  bytes: number
+  /** Strong validator: changes whenever the object at this key could have changed. */
+  etag: string
+  filename: string
+  /** Unix seconds; only for expiring links. */
+  expiresAt?: number
+  variant: 'original' | number
+}
+
+export type ViewLinkOutcome = ServableObject | { kind: 'not_found' } | { kind: 'expired' } | { kind: 'revoked' }
+
+/** A filename safe in a Content-Disposition header, from a title anyone may have typed. */
+export function safeFilename(title: string, variant: 'original' | number, format: 'png' | 'jpeg'): string {
+  const base = title
+    .normalize('NFKD')
+    .replace(/[^\w.\- ]+/g, '')
+    .replace(/\s+/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, 80)
+  const suffix = variant === 'original' ? '' : `-${variant}`
+  return `${base || 'image'}${suffix}.${EXTENSIONS[format]}`
+}
+
+function strongEtag(...parts: Array<string | number>): string {
+  return `"${createHash('sha1').update(parts.join('\u0000')).digest('base64url')}"`
+}
+
+/**
+ * Decides what a view link opens. Signature and expiry are checked first, from the token alone;
+ * only a genuine, live token costs a database read, which then checks the rights as they are now:
+ * the image exists, its owner is active, the owner's tier still grants the variant, the thumbnail
+ * is ready and, for an expiring link, its row has not been revoked.
+ */
+export async function resolveViewLink(deps: { signer: LinkSigner; repos: Repositories }, token: string, nowSeconds: number): Promise<ViewLinkOutcome> {
+  const verified = deps.signer.verify(token, nowSeconds)
+  if (!verified.ok) return verified.reason === 'expired' ? { kind: 'expired' } : { kind: 'not_found' }
+  const { imageId, variant, expiresAt, linkId } = verified.claims
+
+  if (linkId) {
+    const link = await deps.repos.links.findById(linkId)
+    if (!link || link.image_id !== imageId || link.variant !== String(variant)) return { kind: 'not_found' }
+    if (link.revoked_at) return { kind: 'revoked' }
+  }
+
+  const found = await deps.repos.images.findForServing(imageId)
+  if (!found || !found.ownerActive) return { kind: 'not_found' }
+  const { image, tier } = found
+  const common = { contentType: CONTENT_TYPES[image.format], filename: safeFilename(image.title, variant, image.format), variant, ...(expiresAt ? { expiresAt } : {}) }
+
+  if (variant === 'original') {
+    if (!tier.original_link) return { kind: 'not_found' }
+    return { kind: 'serve', objectKey: image.original_key, bytes: image.bytes, etag: strongEtag(image.id, 'original', image.bytes), ...common }
+  }
+  if (!tier.thumbnail_heights.includes(variant)) return { kind: 'not_found' }
+  const thumbnail = found.thumbnails.find((t) => t.height === variant)
+  if (!thumbnail || thumbnail.status !== 'ready' || !thumbnail.object_key || thumbnail.bytes === null) return { kind: 'not_found' }
+  return {
+    kind: 'serve',
+    objectKey: thumbnail.object_key,
+    bytes: thumbnail.bytes,
+    etag: strongEtag(image.id, variant, thumbnail.bytes, thumbnail.updated_at.getTime()),
+    ...common,
+  }
+}

@@ -1,0 +1,28 @@
+import { loadConfig, requireInProduction, serviceEnvSchema, Type, type Static } from '@imageapi/config'
+import { databaseEnvSchema } from '@imageapi/db'
+import { queueEnvSchema } from '@imageapi/queue'
+import { storageEnvSchema } from '@imageapi/storage'
+
+export const workerEnvSchema = Type.Object({
+  ...serviceEnvSchema,
+  ...databaseEnvSchema,
+  ...queueEnvSchema,
+  ...storageEnvSchema,
+  /** Images in flight per process; 2 saturate 2 cores (sharp itself runs one thread per image here). */
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+  /** Largest original the worker will decode; keep it equal to the gateway's UPLOAD_MAX_PIXELS. */
+  UPLOAD_MAX_PIXELS: Type.Integer({ minimum: 1, default: 50_000_000 }),
+  /** Largest thumbnail, in pixels, a tier height may produce from an extreme aspect ratio. */
+  THUMBNAIL_MAX_PIXELS: Type.Integer({ minimum: 1, default: 50_000_000 }),
+  /** Thumbnails pending longer than this are queued again: Redis may have lost their job. */
+  RECONCILE_AFTER_SECONDS: Type.Integer({ minimum: 1, default: 120 }),
+  RECONCILE_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 30 }),
+})
+
+export type WorkerConfig = Static<typeof workerEnvSchema>
+
+export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  const config = loadConfig(workerEnvSchema, env)
+  requireInProduction(env, ['S3_ENDPOINT'])
+  return config
+}

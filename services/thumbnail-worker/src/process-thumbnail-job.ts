@@ -1,0 +1,40 @@
+import { UnrecoverableError, type Job } from 'bullmq'
+import type { ThumbnailJobData } from '@imageapi/queue'
+import { isDatabaseUnavailable } from '@imageapi/db'
+import { StorageUnavailableError } from '@imageapi/storage'
+import { generateThumbnails, PermanentThumbnailError, type GenerateThumbnailsDeps } from './generate-thumbnails.js'
+
+/** Postgres or storage being away says nothing about the image: the work stays owed. */
+function isOutage(error: unknown): boolean {
+  return error instanceof StorageUnavailableError || isDatabaseUnavailable(error)
+}
+
+/**
+ * The BullMQ processor: thin on purpose. It carries the request id into every log line of the job
+ * and decides when a failure is final. A bad image fails at once; any other error is retried with
+ * backoff and, on the last attempt, marks the rows failed, except an outage: then the rows stay
+ * pending and the reconciler queues them again once the deadline passes.
+ */
+export function createThumbnailJobProcessor(deps: GenerateThumbnailsDeps) {
+  return async (job: Job<ThumbnailJobData>) => {
+    const { imageId, requestId } = job.data
+    const log = deps.log.child({ jobId: job.id, imageId, requestId, attempt: job.attemptsMade + 1 })
+    const started = Date.now()
+    try {
+      const result = await generateThumbnails({ ...deps, log }, imageId)
+      log.info({ ...result, durationMs: Date.now() - started, waitMs: started - job.timestamp }, 'thumbnails done')
+      return result
+    } catch (error) {
+      const permanent = error instanceof PermanentThumbnailError
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
+      log.warn({ err: error, permanent, lastAttempt, durationMs: Date.now() - started }, 'thumbnails failed')
+      if (permanent || (lastAttempt && !isOutage(error))) {
+        const owed = await deps.repos.thumbnails.findOwedWork(imageId)
+        const reason = permanent ? (error as Error).message : 'rendering failed repeatedly'
+        if (owed) await deps.repos.thumbnails.markFailed(imageId, owed.owedHeights, reason)
+      }
+      if (permanent) throw new UnrecoverableError((error as Error).message)
+      throw error
+    }
+  }
+}
