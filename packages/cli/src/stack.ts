@@ -33,8 +33,8 @@ try {
 }
 
 const print = (line: string) => process.stdout.write(`${line}\n`)
+// the services log JSON lines, as in production; only this terminal view is prettified
 const prettyOut = pretty({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' })
-prettyOut.pipe(process.stdout)
 
 let s3: EmbeddedS3 | undefined
 let s3Endpoint = config.S3_ENDPOINT

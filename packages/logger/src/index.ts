@@ -25,8 +25,6 @@ export const REDACT_PATHS = [
   '*.refresh',
   'token',
   '*.token',
-  'url',
-  '*.url',
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',

@@ -56,7 +56,6 @@ export async function buildApp({ config, db, storage }: BuildOptions): Promise<F
   await app.register(errorsPlugin)
   await app.register(swaggerPlugin)
   await app.register(jwtPlugin, { secret: config.JWT_SECRET })
-  await app.register(multipartPlugin, { maxBytes: config.UPLOAD_MAX_BYTES })
   await app.register(databasePlugin, { databaseUrl: config.DATABASE_URL, ...(db ? { db } : {}) })
   await app.register(storagePlugin, storage ? { storage } : { config: minioConfigFromEnv(config) })
   await app.register(thumbnailQueuePlugin, { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
@@ -68,10 +67,14 @@ export async function buildApp({ config, db, storage }: BuildOptions): Promise<F
 
   await app.register(obtainToken)
   await app.register(refreshToken)
-  await app.register(uploadImage, {
-    maxBytes: config.UPLOAD_MAX_BYTES,
-    maxPixels: config.UPLOAD_MAX_PIXELS,
-    ...(config.UPLOAD_TMP_DIR ? { tmpDir: config.UPLOAD_TMP_DIR } : {}),
+  // multipart parsing only where uploads happen; the rest of the API takes JSON
+  await app.register(async (uploads) => {
+    await uploads.register(multipartPlugin, { maxBytes: config.UPLOAD_MAX_BYTES })
+    await uploads.register(uploadImage, {
+      maxBytes: config.UPLOAD_MAX_BYTES,
+      maxPixels: config.UPLOAD_MAX_PIXELS,
+      ...(config.UPLOAD_TMP_DIR ? { tmpDir: config.UPLOAD_TMP_DIR } : {}),
+    })
   })
   await app.register(listImages)
   await app.register(getImage)

@@ -17,6 +17,13 @@ export const workerEnvSchema = Type.Object({
   /** Thumbnails pending longer than this are queued again: Redis may have lost their job. */
   RECONCILE_AFTER_SECONDS: Type.Integer({ minimum: 1, default: 120 }),
   RECONCILE_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 30 }),
+  /**
+   * How long a job's lock lives without renewal (the worker renews it at half this while it works).
+   * A killed worker's job is taken up again once its lock has lapsed and a stalled check has run.
+   */
+  WORKER_LOCK_SECONDS: Type.Integer({ minimum: 1, default: 30 }),
+  /** How often each worker looks for jobs whose lock lapsed (their worker died) and queues them again. */
+  WORKER_STALLED_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 30 }),
 })
 
 export type WorkerConfig = Static<typeof workerEnvSchema>

@@ -36,11 +36,13 @@ const worker = new Worker<ThumbnailJobData>(
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     // a killed worker's job goes back to the queue once its lock lapses
-    lockDuration: 30_000,
+    lockDuration: config.WORKER_LOCK_SECONDS * 1000,
+    stalledInterval: config.WORKER_STALLED_INTERVAL_SECONDS * 1000,
     maxStalledCount: 3,
   },
 )
 worker.on('error', (error) => log.warn({ err: error }, 'worker error'))
+worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled (its worker stopped renewing the lock); queued again'))
 
 const reconciler = startReconciler(
   { repos, storage, queue, log, pendingAfterMs: config.RECONCILE_AFTER_SECONDS * 1000 },
