@@ -22,18 +22,29 @@ import listImages from './routes/images/list-images.js'
 import getImage from './routes/images/get-image.js'
 import deleteImage from './routes/images/delete-image.js'
 import forwardViewLinks from './routes/links/forward-view-links.js'
+import createExpiringLink from './routes/links/create-expiring-link.js'
+import listExpiringLinks from './routes/links/list-expiring-links.js'
+import revokeExpiringLink from './routes/links/revoke-expiring-link.js'
 
 export interface BuildOptions {
   config: GatewayConfig
   /** Overrides for tests: share a database or storage client the test owns. */
   db?: Kysely<Database>
   storage?: ObjectStorage
+  /** Milliseconds since the epoch; tests move time without sleeping. */
+  clock?: () => number
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 /** Builds the gateway without listening; server.ts listens, tests use inject. */
-export async function buildApp({ config, db, storage }: BuildOptions): Promise<FastifyInstance> {
+declare module 'fastify' {
+  interface FastifyInstance {
+    clock(): number
+  }
+}
+
+export async function buildApp({ config, db, storage, clock }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions({ name: 'gateway', level: config.LOG_LEVEL }),
     trustProxy: config.TRUST_PROXY,
@@ -50,6 +61,7 @@ export async function buildApp({ config, db, storage }: BuildOptions): Promise<F
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  app.decorate('clock', clock ?? Date.now)
   app.addSchema(ErrorResponse)
   app.addSchema(AuthErrorResponse)
 
@@ -79,6 +91,9 @@ export async function buildApp({ config, db, storage }: BuildOptions): Promise<F
   await app.register(listImages)
   await app.register(getImage)
   await app.register(deleteImage)
+  await app.register(createExpiringLink)
+  await app.register(listExpiringLinks)
+  await app.register(revokeExpiringLink)
   await app.register(forwardViewLinks, { linksUrl: config.LINKS_URL })
 
   return app

@@ -63,6 +63,12 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   })
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(LINK_NOT_FOUND))
 
-  await app.register(viewLink)
+  const publicStorage = config.S3_PUBLIC_ENDPOINT ? createMinioStorage(minioConfigFromEnv(config, config.S3_PUBLIC_ENDPOINT)) : undefined
+  await app.register(viewLink, {
+    rightsCacheMs: config.LINK_CHECK_CACHE_MS,
+    bodyCacheBytes: config.LINK_BODY_CACHE_BYTES,
+    bodyCacheMaxObjectBytes: config.LINK_BODY_CACHE_MAX_OBJECT_BYTES,
+    ...(config.LINKS_REDIRECT ? { redirect: { storage: publicStorage ?? app.storage, maxSeconds: config.LINKS_REDIRECT_MAX_SECONDS } } : {}),
+  })
   return app
 }

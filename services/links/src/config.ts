@@ -10,6 +10,21 @@ export const linksEnvSchema = Type.Object({
   ...databaseEnvSchema,
   ...storageEnvSchema,
   ...linkSigningEnvSchema,
+  /**
+   * How long a link's rights check (image, tier, revocation) is reused. This is the longest a
+   * revoked link, a deleted image or a downgraded tier can still open: keep it a few seconds.
+   */
+  LINK_CHECK_CACHE_MS: Type.Integer({ minimum: 0, maximum: 10_000, default: 2_000 }),
+  /** Memory for the bodies of hot small files (thumbnails); 0 turns the cache off. */
+  LINK_BODY_CACHE_BYTES: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024 }),
+  /** Files larger than this always stream from storage. */
+  LINK_BODY_CACHE_MAX_OBJECT_BYTES: Type.Integer({ minimum: 0, default: 512 * 1024 }),
+  /** Answer 302 to a presigned storage URL instead of carrying the bytes (MinIO or a CDN serves them). */
+  LINKS_REDIRECT: Type.Boolean({ default: false }),
+  /** Longest lifetime of a presigned URL; never longer than the link's own. */
+  LINKS_REDIRECT_MAX_SECONDS: Type.Integer({ minimum: 1, maximum: 604_800, default: 300 }),
+  /** The storage address clients can reach, when it differs from S3_ENDPOINT (redirect mode). */
+  S3_PUBLIC_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$' })),
 })
 
 export type LinksConfig = Static<typeof linksEnvSchema>

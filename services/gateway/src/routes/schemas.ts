@@ -46,6 +46,18 @@ export const ImageResource = Type.Object(
 )
 export type ImageResource = Static<typeof ImageResource>
 
+export const ExpiringLinkResource = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    url: Type.String({ description: 'Signed view link; stops opening at expires_at or when revoked' }),
+    variant: Type.Union([Type.Literal('original'), Type.Integer()]),
+    expires_at: Type.String({ format: 'date-time' }),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'ExpiringLink' },
+)
+export type ExpiringLinkResource = Static<typeof ExpiringLinkResource>
+
 export const ImageIdParams = Type.Object({ id: Type.String({ description: 'Image id' }) })
 
 /** Errors a route can answer with, by status, for the OpenAPI document. */

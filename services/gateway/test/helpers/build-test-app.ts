@@ -10,10 +10,10 @@ export interface TestGateway {
 }
 
 /** The gateway, in process, on this test file's own Postgres database, Redis prefix and S3 bucket. */
-export async function buildTestGateway(t: Teardown, overrides: Record<string, string> = {}): Promise<TestGateway> {
+export async function buildTestGateway(t: Teardown, overrides: Record<string, string> = {}, options: { clock?: () => number } = {}): Promise<TestGateway> {
   const env = await createTestEnvironment(t)
   const config = loadGatewayConfig({ ...env.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', NODE_ENV: 'test', ...overrides })
-  const app = await buildApp({ config, storage: env.storage })
+  const app = await buildApp({ config, storage: env.storage, ...(options.clock ? { clock: options.clock } : {}) })
   t.teardown(() => app.close())
   await app.ready()
   return { app, env, config }

@@ -1,5 +1,8 @@
-import type { FastifyPluginAsync } from 'fastify'
-import { resolveViewLink } from '../services/resolve-view-link.js'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { ObjectStorage } from '@imageapi/storage'
+import { checkRights, checkToken, type RightsOutcome, type ServableObject } from '../services/resolve-view-link.js'
+import { parseRange } from '../services/byte-range.js'
+import { LruCache } from '../services/lru-cache.js'
 
 // Bodies as the API we replace sends them for its view links.
 export const LINK_EXPIRED = { error: ['Sorry, the link is expired'] }
@@ -10,30 +13,108 @@ const ONE_YEAR = 365 * 24 * 3600
 // an original's link is re-checked against the owner's tier at least this often by caches
 const ORIGINAL_MAX_AGE = 300
 
-const viewLink: FastifyPluginAsync = async (app) => {
-  app.get<{ Params: { token: string } }>('/v/:token', async (request, reply) => {
-    const nowSeconds = Math.floor(app.clock() / 1000)
-    const outcome = await resolveViewLink({ signer: app.linkSigner, repos: app.repos }, request.params.token, nowSeconds)
+export interface ViewLinkOptions {
+  rightsCacheMs: number
+  bodyCacheBytes: number
+  bodyCacheMaxObjectBytes: number
+  redirect?: { storage: ObjectStorage; maxSeconds: number }
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  return header.split(',').some((candidate) => {
+    const value = candidate.trim()
+    return value === '*' || value === etag || value === `W/${etag}`
+  })
+}
+
+const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
+  // Rights checks are reused for a bounded few seconds (the documented revocation bound);
+  // expiry and signature are still checked on every request, from the token.
+  const rightsCache = new LruCache<string, RightsOutcome>({ maxEntries: 50_000, ttlMs: options.rightsCacheMs, now: () => app.clock() })
+  // Bodies of small files, keyed by object and validator: a given (key, etag) never changes.
+  const bodyCache = new LruCache<string, Buffer>({ maxEntries: 100_000, maxWeight: options.bodyCacheBytes, weigh: (b) => b.length })
+
+  async function rightsFor(token: string, claims: Parameters<typeof checkRights>[1]): Promise<RightsOutcome> {
+    if (options.rightsCacheMs > 0) {
+      const cached = rightsCache.get(token)
+      if (cached) return cached
+    }
+    const outcome = await checkRights(app.repos, claims)
+    if (options.rightsCacheMs > 0) rightsCache.set(token, outcome)
+    return outcome
+  }
+
+  /** Fetched before any header is set, so a missing object still gets a clean JSON 404. */
+  async function loadBody(object: ServableObject, range?: { start: number; end: number }): Promise<Buffer | NodeJS.ReadableStream> {
+    if (object.bytes <= options.bodyCacheMaxObjectBytes && options.bodyCacheBytes > 0) {
+      const cacheKey = `${object.objectKey}\u0000${object.etag}`
+      let body = bodyCache.get(cacheKey)
+      if (!body) {
+        body = await app.storage.getObjectBuffer(object.objectKey)
+        bodyCache.set(cacheKey, body)
+      }
+      return range ? body.subarray(range.start, range.end + 1) : body
+    }
+    return app.storage.getObject(object.objectKey, range)
+  }
+
+  async function serve(request: FastifyRequest<{ Params: { token: string } }>, reply: FastifyReply) {
+    const nowMs = app.clock()
+    const nowSeconds = Math.floor(nowMs / 1000)
+    const token = checkToken(app.linkSigner, request.params.token, nowSeconds)
+    if (token.kind === 'not_found') return reply.code(404).header('cache-control', 'no-store').send(LINK_NOT_FOUND)
+    if (token.kind === 'expired') return reply.code(410).header('cache-control', 'no-store').send(LINK_EXPIRED)
+    const outcome = await rightsFor(request.params.token, token.claims)
     if (outcome.kind === 'not_found') return reply.code(404).header('cache-control', 'no-store').send(LINK_NOT_FOUND)
-    if (outcome.kind === 'expired') return reply.code(410).header('cache-control', 'no-store').send(LINK_EXPIRED)
     if (outcome.kind === 'revoked') return reply.code(410).header('cache-control', 'no-store').send(LINK_REVOKED)
 
-    reply.header('content-type', outcome.contentType)
-    reply.header('etag', outcome.etag)
-    reply.header('content-disposition', `inline; filename="${outcome.filename}"`)
-    reply.header('x-content-type-options', 'nosniff')
-    if (outcome.expiresAt !== undefined) {
-      const left = Math.max(0, outcome.expiresAt - nowSeconds)
-      reply.header('cache-control', `private, max-age=${left}`)
-      reply.header('expires', new Date(outcome.expiresAt * 1000).toUTCString())
-    } else {
-      reply.header('cache-control', outcome.variant === 'original' ? `public, max-age=${ORIGINAL_MAX_AGE}` : `public, max-age=${ONE_YEAR}, immutable`)
+    const expiresAt = token.claims.expiresAt
+    // rounded down from the exact time left, so no cache keeps it a fraction of a second too long
+    const secondsLeft = expiresAt === undefined ? undefined : Math.max(0, Math.floor((expiresAt * 1000 - nowMs) / 1000))
+    const contentDisposition = `inline; filename="${outcome.filename}"`
+    let cacheControl: string
+    if (secondsLeft !== undefined) cacheControl = `private, max-age=${secondsLeft}`
+    else cacheControl = outcome.variant === 'original' ? `public, max-age=${ORIGINAL_MAX_AGE}` : `public, max-age=${ONE_YEAR}, immutable`
+
+    if (options.redirect) {
+      const lifetime = Math.min(options.redirect.maxSeconds, secondsLeft ?? options.redirect.maxSeconds)
+      if (lifetime < 1) return reply.code(410).header('cache-control', 'no-store').send(LINK_EXPIRED)
+      const location = await options.redirect.storage.presignedGetUrl(outcome.objectKey, lifetime, {
+        contentType: outcome.contentType,
+        contentDisposition,
+        cacheControl: `private, max-age=${lifetime}`,
+      })
+      // the redirect itself must not be reused past the presigned URL's own lifetime
+      return reply.code(302).header('location', location).header('cache-control', 'no-store').send()
     }
-    if (request.headers['if-none-match'] === outcome.etag) return reply.code(304).send()
-    reply.header('content-length', outcome.bytes)
-    if (request.method === 'HEAD') return reply.send()
-    return reply.send(await app.storage.getObject(outcome.objectKey))
-  })
+
+    const headers: Record<string, string | number> = {
+      'content-type': outcome.contentType,
+      etag: outcome.etag,
+      'content-disposition': contentDisposition,
+      'accept-ranges': 'bytes',
+      'cache-control': cacheControl,
+      'x-content-type-options': 'nosniff',
+      ...(expiresAt !== undefined ? { expires: new Date(expiresAt * 1000).toUTCString() } : {}),
+    }
+    if (etagMatches(request.headers['if-none-match'], outcome.etag)) return reply.code(304).headers(headers).send()
+
+    const ifRange = request.headers['if-range']
+    const range = ifRange !== undefined && ifRange !== outcome.etag ? ({ kind: 'whole' } as const) : parseRange(request.headers.range, outcome.bytes)
+    if (range.kind === 'unsatisfiable') {
+      return reply.code(416).header('content-range', `bytes */${outcome.bytes}`).send({ error: ['The requested range is not satisfiable'] })
+    }
+    const partial = range.kind === 'partial' ? { start: range.start, end: range.end } : undefined
+    const length = partial ? partial.end - partial.start + 1 : outcome.bytes
+    const body = request.method === 'HEAD' ? undefined : await loadBody(outcome, partial)
+    reply.code(partial ? 206 : 200).headers(headers)
+    if (partial) reply.header('content-range', `bytes ${partial.start}-${partial.end}/${outcome.bytes}`)
+    reply.header('content-length', length)
+    return reply.send(body)
+  }
+
+  app.get<{ Params: { token: string } }>('/v/:token', serve)
 }
 
 export default viewLink

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Repositories } from '@imageapi/db'
-import type { LinkSigner } from '@imageapi/link-tokens'
+import type { LinkClaims, LinkSigner } from '@imageapi/link-tokens'
 
 const CONTENT_TYPES = { png: 'image/png', jpeg: 'image/jpeg' } as const
 const EXTENSIONS = { png: 'png', jpeg: 'jpg' } as const
@@ -13,12 +13,11 @@ export interface ServableObject {
   /** Strong validator: changes whenever the object at this key could have changed. */
   etag: string
   filename: string
-  /** Unix seconds; only for expiring links. */
-  expiresAt?: number
   variant: 'original' | number
 }
 
-export type ViewLinkOutcome = ServableObject | { kind: 'not_found' } | { kind: 'expired' } | { kind: 'revoked' }
+export type RightsOutcome = ServableObject | { kind: 'not_found' } | { kind: 'revoked' }
+export type TokenOutcome = { kind: 'valid'; claims: LinkClaims } | { kind: 'not_found' } | { kind: 'expired' }
 
 /** A filename safe in a Content-Disposition header, from a title anyone may have typed. */
 export function safeFilename(title: string, variant: 'original' | number, format: 'png' | 'jpeg'): string {
@@ -36,27 +35,30 @@ function strongEtag(...parts: Array<string | number>): string {
   return `"${createHash('sha1').update(parts.join('\u0000')).digest('base64url')}"`
 }
 
-/**
- * Decides what a view link opens. Signature and expiry are checked first, from the token alone;
- * only a genuine, live token costs a database read, which then checks the rights as they are now:
- * the image exists, its owner is active, the owner's tier still grants the variant, the thumbnail
- * is ready and, for an expiring link, its row has not been revoked.
- */
-export async function resolveViewLink(deps: { signer: LinkSigner; repos: Repositories }, token: string, nowSeconds: number): Promise<ViewLinkOutcome> {
-  const verified = deps.signer.verify(token, nowSeconds)
-  if (!verified.ok) return verified.reason === 'expired' ? { kind: 'expired' } : { kind: 'not_found' }
-  const { imageId, variant, expiresAt, linkId } = verified.claims
+/** Signature and expiry, from the token alone: no database or storage call. */
+export function checkToken(signer: LinkSigner, token: string, nowSeconds: number): TokenOutcome {
+  const verified = signer.verify(token, nowSeconds)
+  if (verified.ok) return { kind: 'valid', claims: verified.claims }
+  return verified.reason === 'expired' ? { kind: 'expired' } : { kind: 'not_found' }
+}
 
+/**
+ * What a genuine, live token may open now: the image exists, its owner is active, the owner's tier
+ * still grants the variant, the thumbnail is ready and, for an expiring link, its row exists and
+ * has not been revoked.
+ */
+export async function checkRights(repos: Repositories, claims: LinkClaims): Promise<RightsOutcome> {
+  const { imageId, variant, linkId } = claims
   if (linkId) {
-    const link = await deps.repos.links.findById(linkId)
+    const link = await repos.links.findById(linkId)
     if (!link || link.image_id !== imageId || link.variant !== String(variant)) return { kind: 'not_found' }
     if (link.revoked_at) return { kind: 'revoked' }
   }
 
-  const found = await deps.repos.images.findForServing(imageId)
+  const found = await repos.images.findForServing(imageId)
   if (!found || !found.ownerActive) return { kind: 'not_found' }
   const { image, tier } = found
-  const common = { contentType: CONTENT_TYPES[image.format], filename: safeFilename(image.title, variant, image.format), variant, ...(expiresAt ? { expiresAt } : {}) }
+  const common = { contentType: CONTENT_TYPES[image.format], filename: safeFilename(image.title, variant, image.format), variant }
 
   if (variant === 'original') {
     if (!tier.original_link) return { kind: 'not_found' }

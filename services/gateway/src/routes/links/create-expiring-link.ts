@@ -1,0 +1,50 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@fastify/type-provider-typebox'
+import { ApiError } from '../../plugins/app/errors.js'
+import { imageNotFound, parseImageId } from '../images/get-image.js'
+import { errorResponses, ExpiringLinkResource, ImageIdParams } from '../schemas.js'
+import { EXPIRING_LINK_SECONDS, parseVariant, toExpiringLinkResource } from '../../services/expiring-links.js'
+
+const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/api/images/:id/links',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['links'],
+        summary: 'Create a link to one variant of your image that expires',
+        description: `For tiers with expiring links. \`seconds\`: ${EXPIRING_LINK_SECONDS.min}–${EXPIRING_LINK_SECONDS.max}; \`variant\`: \`"original"\` or a thumbnail height your tier grants and that is ready. The link can be listed and revoked until it expires.`,
+        security: [{ bearerAuth: [] }],
+        params: ImageIdParams,
+        body: Type.Object({
+          seconds: Type.Integer({ minimum: EXPIRING_LINK_SECONDS.min, maximum: EXPIRING_LINK_SECONDS.max, description: 'Lifetime in seconds' }),
+          variant: Type.Union([Type.Literal('original'), Type.Integer({ minimum: 1 }), Type.String()], {
+            description: '"original" or a thumbnail height',
+          }),
+        }),
+        response: { 201: ExpiringLinkResource, ...errorResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      const account = request.account
+      const image = await app.repos.images.findByOwner(parseImageId(request.params.id), account.id)
+      if (!image) throw imageNotFound()
+      if (!account.tier.expiring_links) throw new ApiError(403, 'your tier does not include expiring links')
+      const variant = parseVariant(request.body.variant)
+      if (variant === 'original') {
+        if (!account.tier.original_link) throw new ApiError(400, 'your tier does not include the original', 'variant')
+      } else {
+        const thumbnail = image.thumbnails.find((t) => t.height === variant)
+        if (!account.tier.thumbnail_heights.includes(variant) || !thumbnail) {
+          throw new ApiError(400, `your tier has no ${variant} px thumbnail; it grants ${account.tier.thumbnail_heights.join(', ')}`, 'variant')
+        }
+        if (thumbnail.status !== 'ready') throw new ApiError(400, `the ${variant} px thumbnail is ${thumbnail.status}, not ready`, 'variant')
+      }
+      const expiresAt = new Date(Math.floor(app.clock() / 1000) * 1000 + request.body.seconds * 1000)
+      const link = await app.repos.links.create({ imageId: image.id, variant: String(variant), expiresAt })
+      return reply.code(201).send(toExpiringLinkResource(app, request, link))
+    },
+  )
+}
+
+export default createExpiringLink
