@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import { randomUUID } from 'node:crypto'
+import { echoRequestId, requestIdOptions } from '@imageapi/http-service'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { loggerOptions } from '@imageapi/logger'
 import type { Database, Kysely } from '@imageapi/db'
@@ -35,8 +35,6 @@ export interface BuildOptions {
   clock?: () => number
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-
 /** Builds the gateway without listening; server.ts listens, tests use inject. */
 declare module 'fastify' {
   interface FastifyInstance {
@@ -50,17 +48,11 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
     trustProxy: config.TRUST_PROXY,
     routerOptions: { ignoreTrailingSlash: true },
     // a caller's request id is kept (when sane) so one id follows a request through every service
-    requestIdHeader: 'x-request-id',
-    genReqId: (request) => {
-      const given = request.headers['x-request-id']
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
-    },
+    ...requestIdOptions,
     bodyLimit: 64 * 1024,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id)
-  })
+  echoRequestId(app)
   app.decorate('clock', clock ?? Date.now)
   app.addSchema(ErrorResponse)
   app.addSchema(AuthErrorResponse)

@@ -1,4 +1,4 @@
-import closeWithGrace from 'close-with-grace'
+import { serveUntilSignalled } from '@imageapi/http-service'
 import { exitOnConfigError } from '@imageapi/config'
 import { buildApp } from './app.js'
 import { loadGatewayConfig, type GatewayConfig } from './config.js'
@@ -13,10 +13,4 @@ try {
 const app = await buildApp({ config })
 
 // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close pools, exit 0.
-closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
-  if (err) app.log.error({ err }, 'shutting down after an error')
-  else app.log.info({ signal }, 'shutting down')
-  await app.close()
-})
-
-await app.listen({ host: config.HOST, port: config.PORT })
+await serveUntilSignalled(app, { host: config.HOST, port: config.PORT })

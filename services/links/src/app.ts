@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { randomUUID } from 'node:crypto'
+import { echoRequestId, requestIdOptions } from '@imageapi/http-service'
 import { createDatabase, createRepositories, isDatabaseUnavailable, type Database, type Kysely, type Repositories } from '@imageapi/db'
 import { createLinkSigner, parseSigningKeys, type LinkSigner } from '@imageapi/link-tokens'
 import { loggerOptions } from '@imageapi/logger'
@@ -25,19 +25,14 @@ export interface BuildOptions {
   clock?: () => number
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-
 /** Builds the links service without listening; server.ts listens, tests use inject. */
 export async function buildApp({ config, db, storage, clock }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions({ name: 'links', level: config.LOG_LEVEL }),
-    requestIdHeader: 'x-request-id',
-    genReqId: (request) => {
-      const given = request.headers['x-request-id']
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
-    },
+    ...requestIdOptions,
   })
 
+  echoRequestId(app)
   await app.register(
     fp(async (instance) => {
       const database = db ?? createDatabase(config.DATABASE_URL, { applicationName: 'imageapi-links' })

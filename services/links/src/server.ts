@@ -1,4 +1,4 @@
-import closeWithGrace from 'close-with-grace'
+import { serveUntilSignalled } from '@imageapi/http-service'
 import { exitOnConfigError } from '@imageapi/config'
 import { buildApp } from './app.js'
 import { loadLinksConfig, type LinksConfig } from './config.js'
@@ -12,10 +12,4 @@ try {
 
 const app = await buildApp({ config })
 
-closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
-  if (err) app.log.error({ err }, 'shutting down after an error')
-  else app.log.info({ signal }, 'shutting down')
-  await app.close()
-})
-
-await app.listen({ host: config.HOST, port: config.PORT })
+await serveUntilSignalled(app, { host: config.HOST, port: config.PORT })
