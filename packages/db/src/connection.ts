@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely'
+import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { Database } from './schema.js'
 
@@ -31,4 +31,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: string }).code
   if (code && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004'].includes(code)) return true
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(error.message)
+}
+
+/** Resolves when Postgres answers a trivial query; for readiness probes. */
+export async function pingDatabase(db: Kysely<Database>): Promise<void> {
+  await sql`select 1`.execute(db)
 }

@@ -1,5 +1,5 @@
 export * from './schema.js'
-export { createDatabase, isDatabaseUnavailable, type DatabaseOptions } from './connection.js'
+export { createDatabase, isDatabaseUnavailable, pingDatabase, type DatabaseOptions } from './connection.js'
 export { migrateToLatest, type MigrationReport } from './migrator.js'
 export { TiersRepository } from './repositories/tiers.js'
 export { UsersRepository, type UserWithTier } from './repositories/users.js'

@@ -32,3 +32,5 @@ export async function serveUntilSignalled(app: FastifyInstance, options: { host:
   })
   await app.listen({ host: options.host, port: options.port })
 }
+
+export { operations, type OperationsOptions, type ReadinessCheck } from './operations.js'

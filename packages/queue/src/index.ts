@@ -72,3 +72,5 @@ export async function enqueueThumbnails(
   }
   await queue.add('render', data, { ...thumbnailJobOptions, jobId, priority: options.priority ?? Priority.upload })
 }
+
+export { JOB_STATES, pingQueue, registerQueueMetrics } from './observe.js'

@@ -1,8 +1,9 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import { echoRequestId, requestIdOptions } from '@imageapi/http-service'
+import { echoRequestId, operations, requestIdOptions } from '@imageapi/http-service'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { loggerOptions } from '@imageapi/logger'
-import type { Database, Kysely } from '@imageapi/db'
+import { pingDatabase, type Database, type Kysely } from '@imageapi/db'
+import { pingQueue } from '@imageapi/queue'
 import { minioConfigFromEnv, type ObjectStorage } from '@imageapi/storage'
 import type { GatewayConfig } from './config.js'
 import jwtPlugin from './plugins/external/jwt.js'
@@ -14,6 +15,7 @@ import storagePlugin from './plugins/app/storage.js'
 import thumbnailQueuePlugin from './plugins/app/thumbnail-queue.js'
 import viewLinksPlugin from './plugins/app/view-links.js'
 import authenticatePlugin from './plugins/app/authenticate.js'
+import metricsPlugin from './plugins/app/metrics.js'
 import { AuthErrorResponse, ErrorResponse } from './routes/schemas.js'
 import obtainToken from './routes/auth/obtain-token.js'
 import refreshToken from './routes/auth/refresh-token.js'
@@ -63,6 +65,11 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(databasePlugin, { databaseUrl: config.DATABASE_URL, ...(db ? { db } : {}) })
   await app.register(storagePlugin, storage ? { storage } : { config: minioConfigFromEnv(config) })
   await app.register(thumbnailQueuePlugin, { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
+  await app.register(operations, {
+    checks: { postgres: () => pingDatabase(app.db), redis: () => pingQueue(app.thumbnailQueue), storage: () => app.storage.ping() },
+    ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
+  })
+  await app.register(metricsPlugin)
   await app.register(viewLinksPlugin, { signingKeys: config.LINK_SIGNING_KEYS, ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}) })
   await app.register(authenticatePlugin, {
     accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { echoRequestId, requestIdOptions } from '@imageapi/http-service'
-import { createDatabase, createRepositories, isDatabaseUnavailable, type Database, type Kysely, type Repositories } from '@imageapi/db'
+import { echoRequestId, operations, requestIdOptions } from '@imageapi/http-service'
+import { createDatabase, createRepositories, isDatabaseUnavailable, pingDatabase, type Database, type Kysely, type Repositories } from '@imageapi/db'
 import { createLinkSigner, parseSigningKeys, type LinkSigner } from '@imageapi/link-tokens'
 import { loggerOptions } from '@imageapi/logger'
 import { createMinioStorage, minioConfigFromEnv, ObjectNotFoundError, StorageUnavailableError, type ObjectStorage } from '@imageapi/storage'
@@ -10,6 +10,7 @@ import viewLink, { LINK_NOT_FOUND } from './routes/view-link.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
+    db: Kysely<Database>
     repos: Repositories
     storage: ObjectStorage
     linkSigner: LinkSigner
@@ -37,12 +38,18 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
     fp(async (instance) => {
       const database = db ?? createDatabase(config.DATABASE_URL, { applicationName: 'imageapi-links' })
       if (!db) instance.addHook('onClose', async () => database.destroy())
+      instance.decorate('db', database)
       instance.decorate('repos', createRepositories(database))
       instance.decorate('storage', storage ?? createMinioStorage(minioConfigFromEnv(config)))
       instance.decorate('linkSigner', createLinkSigner(parseSigningKeys(config.LINK_SIGNING_KEYS)))
       instance.decorate('clock', clock ?? Date.now)
     }),
   )
+
+  await app.register(operations, {
+    checks: { postgres: () => pingDatabase(app.db), storage: () => app.storage.ping() },
+    ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
+  })
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof ObjectNotFoundError) {

@@ -3,6 +3,7 @@ import type { ObjectStorage } from '@imageapi/storage'
 import { checkRights, checkToken, type RightsOutcome, type ServableObject } from '../services/resolve-view-link.js'
 import { parseRange } from '../services/byte-range.js'
 import { LruCache } from '../services/lru-cache.js'
+import { Counter } from 'prom-client'
 
 // Bodies as the API we replace sends them for its view links.
 export const LINK_EXPIRED = { error: ['Sorry, the link is expired'] }
@@ -29,6 +30,13 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 }
 
 const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
+  const linkRequests = new Counter({
+    name: 'imageapi_link_requests_total',
+    help: 'View-link requests by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [app.metrics],
+  })
+
   // Rights checks are reused for a bounded few seconds (the documented revocation bound);
   // expiry and signature are still checked on every request, from the token.
   const rightsCache = new LruCache<string, RightsOutcome>({ maxEntries: 50_000, ttlMs: options.rightsCacheMs, now: () => app.clock() })
@@ -63,11 +71,23 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     const nowMs = app.clock()
     const nowSeconds = Math.floor(nowMs / 1000)
     const token = checkToken(app.linkSigner, request.params.token, nowSeconds)
-    if (token.kind === 'not_found') return reply.code(404).header('cache-control', 'no-store').send(LINK_NOT_FOUND)
-    if (token.kind === 'expired') return reply.code(410).header('cache-control', 'no-store').send(LINK_EXPIRED)
+    if (token.kind === 'not_found') {
+      linkRequests.inc({ outcome: 'bad_token' })
+      return reply.code(404).header('cache-control', 'no-store').send(LINK_NOT_FOUND)
+    }
+    if (token.kind === 'expired') {
+      linkRequests.inc({ outcome: 'expired' })
+      return reply.code(410).header('cache-control', 'no-store').send(LINK_EXPIRED)
+    }
     const outcome = await rightsFor(request.params.token, token.claims)
-    if (outcome.kind === 'not_found') return reply.code(404).header('cache-control', 'no-store').send(LINK_NOT_FOUND)
-    if (outcome.kind === 'revoked') return reply.code(410).header('cache-control', 'no-store').send(LINK_REVOKED)
+    if (outcome.kind === 'not_found') {
+      linkRequests.inc({ outcome: 'not_found' })
+      return reply.code(404).header('cache-control', 'no-store').send(LINK_NOT_FOUND)
+    }
+    if (outcome.kind === 'revoked') {
+      linkRequests.inc({ outcome: 'revoked' })
+      return reply.code(410).header('cache-control', 'no-store').send(LINK_REVOKED)
+    }
 
     const expiresAt = token.claims.expiresAt
     // rounded down from the exact time left, so no cache keeps it a fraction of a second too long
@@ -79,12 +99,16 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
 
     if (options.redirect) {
       const lifetime = Math.min(options.redirect.maxSeconds, secondsLeft ?? options.redirect.maxSeconds)
-      if (lifetime < 1) return reply.code(410).header('cache-control', 'no-store').send(LINK_EXPIRED)
+      if (lifetime < 1) {
+        linkRequests.inc({ outcome: 'expired' })
+        return reply.code(410).header('cache-control', 'no-store').send(LINK_EXPIRED)
+      }
       const location = await options.redirect.storage.presignedGetUrl(outcome.objectKey, lifetime, {
         contentType: outcome.contentType,
         contentDisposition,
         cacheControl: `private, max-age=${lifetime}`,
       })
+      linkRequests.inc({ outcome: 'redirected' })
       // the redirect itself must not be reused past the presigned URL's own lifetime
       return reply.code(302).header('location', location).header('cache-control', 'no-store').send()
     }
@@ -98,11 +122,15 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
       'x-content-type-options': 'nosniff',
       ...(expiresAt !== undefined ? { expires: new Date(expiresAt * 1000).toUTCString() } : {}),
     }
-    if (etagMatches(request.headers['if-none-match'], outcome.etag)) return reply.code(304).headers(headers).send()
+    if (etagMatches(request.headers['if-none-match'], outcome.etag)) {
+      linkRequests.inc({ outcome: 'not_modified' })
+      return reply.code(304).headers(headers).send()
+    }
 
     const ifRange = request.headers['if-range']
     const range = ifRange !== undefined && ifRange !== outcome.etag ? ({ kind: 'whole' } as const) : parseRange(request.headers.range, outcome.bytes)
     if (range.kind === 'unsatisfiable') {
+      linkRequests.inc({ outcome: 'unsatisfiable_range' })
       return reply.code(416).header('content-range', `bytes */${outcome.bytes}`).send({ error: ['The requested range is not satisfiable'] })
     }
     const partial = range.kind === 'partial' ? { start: range.start, end: range.end } : undefined
@@ -111,6 +139,7 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     reply.code(partial ? 206 : 200).headers(headers)
     if (partial) reply.header('content-range', `bytes ${partial.start}-${partial.end}/${outcome.bytes}`)
     reply.header('content-length', length)
+    linkRequests.inc({ outcome: partial ? 'served_partial' : 'served' })
     return reply.send(body)
   }
 

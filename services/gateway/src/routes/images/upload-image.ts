@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
+import { ImageRejectedError } from '@imageapi/image-probe'
 import { ApiError } from '../../plugins/app/errors.js'
 import { receiveUpload } from '../../services/receive-upload.js'
 import { createImage } from '../../services/create-image.js'
@@ -16,6 +17,13 @@ export function validateTitle(title: string | undefined): string {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(title)) throw new ApiError(400, 'title must not contain control characters', 'title')
   return title
+}
+
+/** A bounded label for the uploads metric: the probe's rejection code, the field at fault, or the status. */
+function rejectionOutcome(error: unknown): string {
+  if (error instanceof ImageRejectedError) return error.code
+  if (error instanceof ApiError) return error.field ? `invalid_${error.field}` : `status_${error.statusCode}`
+  return 'error'
 }
 
 export interface UploadRouteOptions {
@@ -48,12 +56,20 @@ const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, o
     },
     async (request, reply) => {
       if (!request.isMultipart()) throw new ApiError(415, 'the request must be multipart/form-data with an "image" file', 'image')
-      const upload = await receiveUpload(request, limits)
+      const upload = await receiveUpload(request, limits).catch((error: unknown) => {
+        app.uploadMetrics.uploads.inc({ outcome: rejectionOutcome(error) })
+        throw error
+      })
       try {
         if (!upload.path) throw new ApiError(400, 'no file was sent in the field "image"', 'image')
         const title = validateTitle(upload.fields.title)
         const image = await createImage(app, request, request.account, { path: upload.path, image: upload.image, title })
+        app.uploadMetrics.uploads.inc({ outcome: 'accepted' })
+        app.uploadMetrics.bytes.inc(image.bytes)
         return reply.code(201).header('location', `/api/images/${image.id}`).send(toImageResource(app, request, image, request.account.tier))
+      } catch (error) {
+        app.uploadMetrics.uploads.inc({ outcome: rejectionOutcome(error) })
+        throw error
       } finally {
         if (upload.path) await upload.discard()
       }

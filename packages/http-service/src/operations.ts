@@ -1,0 +1,88 @@
+import { timingSafeEqual } from 'node:crypto'
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This process's Prometheus registry (one per app, so tests can build several). */
+    metrics: Registry
+  }
+}
+
+/** A dependency the service needs; resolves when it answers, rejects when it does not. */
+export type ReadinessCheck = () => Promise<unknown>
+
+export interface OperationsOptions {
+  /** Dependencies by name (postgres, redis, storage), probed by /readyz. */
+  checks: Record<string, ReadinessCheck>
+  /** When set, /metrics wants `Authorization: Bearer <token>`. */
+  metricsToken?: string
+  /** How long one readiness probe may take before it counts as down. */
+  checkTimeoutMs?: number
+  registry?: Registry
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (error: unknown) => (clearTimeout(timer), reject(error)),
+    )
+  })
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(header ?? '')
+  const expected = Buffer.from(`Bearer ${token}`)
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+/**
+ * /healthz (the process answers), /readyz (every dependency answers; 503 naming those that do not),
+ * /metrics (Prometheus), and a request-duration histogram by route and status for every request.
+ * These routes are left out of the OpenAPI document and of the request histogram.
+ */
+export const operations = fp<OperationsOptions>(
+  async (app: FastifyInstance, options) => {
+    const registry = options.registry ?? new Registry()
+    collectDefaultMetrics({ register: registry })
+    app.decorate('metrics', registry)
+
+    const requestDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    })
+    const operational = new Set(['/healthz', '/readyz', '/metrics'])
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched'
+      if (operational.has(route)) return
+      requestDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    })
+
+    const hidden = { schema: { hide: true }, logLevel: 'warn' as const }
+    app.get('/healthz', hidden, async () => ({ status: 'ok' }))
+    app.get('/readyz', hidden, async (_request, reply) => {
+      const names = Object.keys(options.checks)
+      const results = await Promise.allSettled(names.map((name) => withTimeout(options.checks[name]!(), options.checkTimeoutMs ?? 2_000)))
+      const failed = names.filter((_, i) => results[i]!.status === 'rejected')
+      if (failed.length === 0) return { status: 'ready', checks: Object.fromEntries(names.map((n) => [n, 'ok'])) }
+      return reply.code(503).send({
+        status: 'unavailable',
+        message: `not reachable: ${failed.join(', ')}`,
+        checks: Object.fromEntries(names.map((n, i) => [n, results[i]!.status === 'fulfilled' ? 'ok' : 'down'])),
+      })
+    })
+    app.get('/metrics', hidden, async (request, reply) => {
+      if (options.metricsToken && !tokenMatches(request.headers.authorization, options.metricsToken)) {
+        return reply.code(401).header('www-authenticate', 'Bearer realm="metrics"').send({ statusCode: 401, error: 'Unauthorized', message: 'metrics need the metrics token' })
+      }
+      return reply.header('content-type', registry.contentType).send(await registry.metrics())
+    })
+  },
+  { name: 'operations' },
+)
