@@ -16,6 +16,8 @@ import thumbnailQueuePlugin from './plugins/app/thumbnail-queue.js'
 import viewLinksPlugin from './plugins/app/view-links.js'
 import authenticatePlugin from './plugins/app/authenticate.js'
 import metricsPlugin from './plugins/app/metrics.js'
+import rateLimitsPlugin from './plugins/app/rate-limits.js'
+import securityHeadersPlugin from './plugins/external/security-headers.js'
 import { AuthErrorResponse, ErrorResponse } from './routes/schemas.js'
 import obtainToken from './routes/auth/obtain-token.js'
 import refreshToken from './routes/auth/refresh-token.js'
@@ -60,6 +62,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   app.addSchema(AuthErrorResponse)
 
   await app.register(errorsPlugin)
+  await app.register(securityHeadersPlugin, { corsOrigins: config.CORS_ORIGINS })
   await app.register(swaggerPlugin)
   await app.register(jwtPlugin, { secret: config.JWT_SECRET })
   await app.register(databasePlugin, { databaseUrl: config.DATABASE_URL, ...(db ? { db } : {}) })
@@ -71,19 +74,22 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   })
   await app.register(metricsPlugin)
   await app.register(viewLinksPlugin, { signingKeys: config.LINK_SIGNING_KEYS, ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}) })
+  await app.register(rateLimitsPlugin, { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS })
   await app.register(authenticatePlugin, {
     accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
   })
 
-  await app.register(obtainToken)
-  await app.register(refreshToken)
+  await app.register(obtainToken, { perIp: config.LOGIN_RATE_LIMIT_PER_IP, perEmail: config.LOGIN_RATE_LIMIT_PER_EMAIL })
+  await app.register(refreshToken, { perIp: config.LOGIN_RATE_LIMIT_PER_IP })
   // multipart parsing only where uploads happen; the rest of the API takes JSON
   await app.register(async (uploads) => {
     await uploads.register(multipartPlugin, { maxBytes: config.UPLOAD_MAX_BYTES })
     await uploads.register(uploadImage, {
       maxBytes: config.UPLOAD_MAX_BYTES,
       maxPixels: config.UPLOAD_MAX_PIXELS,
+      perUserPerWindow: config.UPLOAD_RATE_LIMIT_PER_USER,
+      perIpPerWindow: config.UPLOAD_RATE_LIMIT_PER_IP,
       ...(config.UPLOAD_TMP_DIR ? { tmpDir: config.UPLOAD_TMP_DIR } : {}),
     })
   })

@@ -25,6 +25,15 @@ export const gatewayEnvSchema = Type.Object({
   TRUST_PROXY: Type.Boolean({ default: false }),
   UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 25 * MiB }),
   UPLOAD_MAX_PIXELS: Type.Integer({ minimum: 1, default: 50_000_000 }),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
+  /** Token requests per window from one IP address, and for one email (password guessing); 0 = no limit. */
+  LOGIN_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 60 }),
+  LOGIN_RATE_LIMIT_PER_EMAIL: Type.Integer({ minimum: 0, default: 20 }),
+  /** Uploads per window for one user and from one IP address; 0 = no limit. */
+  UPLOAD_RATE_LIMIT_PER_USER: Type.Integer({ minimum: 0, default: 120 }),
+  UPLOAD_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 600 }),
+  /** Origins allowed to call the API from a browser, comma-separated; unset = CORS off. */
+  CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1 })),
   /** Where uploads are spooled while they are checked; never held in memory. */
   UPLOAD_TMP_DIR: Type.Optional(Type.String({ minLength: 1 })),
 })

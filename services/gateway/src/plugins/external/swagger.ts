@@ -24,7 +24,7 @@ export default fp(
       },
     })
     // Swagger UI's assets are served from the package itself: the docs work offline.
-    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } })
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { docExpansion: 'list', deepLinking: true } })
   },
   { name: 'swagger' },
 )

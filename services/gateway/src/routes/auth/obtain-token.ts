@@ -23,15 +23,31 @@ export function requiredFieldErrors(body: Record<string, unknown>, names: string
   return Object.keys(errors).length > 0 ? errors : undefined
 }
 
-const obtainToken: FastifyPluginAsyncTypebox = async (app) => {
+export interface LoginLimits {
+  perIp: number
+  perEmail: number
+}
+
+const obtainToken: FastifyPluginAsyncTypebox<LoginLimits> = async (app, limits) => {
   app.post(
     '/api/token/',
     {
+      preHandler: app.rateLimited(
+        { name: 'login-ip', limit: limits.perIp, key: (request) => request.ip },
+        {
+          name: 'login-email',
+          limit: limits.perEmail,
+          key: (request) => {
+            const email = (request.body as { email?: unknown } | undefined)?.email
+            return typeof email === 'string' ? email.trim().toLowerCase().slice(0, 254) : undefined
+          },
+        },
+      ),
       schema: {
         tags: ['auth'],
         summary: 'Exchange email and password for an access and a refresh token',
         body: Type.Object({ email: Type.Optional(Type.Unknown()), password: Type.Optional(Type.Unknown()) }, { examples: [{ email: 'user@example.com', password: 'secret' }] }),
-        response: { 200: TokenPair, 400: FieldErrors, 401: Detail },
+        response: { 200: TokenPair, 400: FieldErrors, 401: Detail, 429: Type.Ref('Error') },
       },
     },
     async (request, reply) => {

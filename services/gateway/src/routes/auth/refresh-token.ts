@@ -5,10 +5,11 @@ import { requiredFieldErrors } from './obtain-token.js'
 
 export const REFRESH_NOT_VALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' }
 
-const refreshToken: FastifyPluginAsyncTypebox = async (app) => {
+const refreshToken: FastifyPluginAsyncTypebox<{ perIp: number }> = async (app, limits) => {
   app.post(
     '/api/token/refresh/',
     {
+      preHandler: app.rateLimited({ name: 'login-ip', limit: limits.perIp, key: (request) => request.ip }),
       schema: {
         tags: ['auth'],
         summary: 'Exchange a refresh token for a new access token',
@@ -17,6 +18,7 @@ const refreshToken: FastifyPluginAsyncTypebox = async (app) => {
           200: Type.Object({ access: Type.String() }),
           400: Type.Record(Type.String(), Type.Array(Type.String())),
           401: Type.Object({ detail: Type.String(), code: Type.String() }),
+          429: Type.Ref('Error'),
         },
       },
     },

@@ -30,6 +30,8 @@ export interface UploadRouteOptions {
   maxBytes: number
   maxPixels: number
   tmpDir?: string
+  perUserPerWindow: number
+  perIpPerWindow: number
 }
 
 const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, options) => {
@@ -38,7 +40,13 @@ const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, o
   app.post(
     '/api/images',
     {
-      preHandler: app.authenticate,
+      preHandler: [
+        app.authenticate,
+        app.rateLimited(
+          { name: 'upload-user', limit: options.perUserPerWindow, key: (request) => request.account?.id },
+          { name: 'upload-ip', limit: options.perIpPerWindow, key: (request) => request.ip },
+        ),
+      ],
       // the body is a stream read by the handler; this schema documents it and is not used to validate
       validatorCompiler: () => () => true,
       schema: {
@@ -51,7 +59,7 @@ const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, o
           image: Type.String({ format: 'binary' }),
           title: Type.Optional(Type.String({ maxLength: TITLE_MAX_LENGTH })),
         }),
-        response: { 201: ImageResource, ...errorResponses(400, 401, 413, 415, 503) },
+        response: { 201: ImageResource, ...errorResponses(400, 401, 413, 415, 429, 503) },
       },
     },
     async (request, reply) => {
