@@ -67,8 +67,12 @@ export async function generateThumbnails(deps: GenerateThumbnailsDeps, imageId: 
     await storage.putObject(key, thumbnail.data, thumbnail.data.length, CONTENT_TYPES[rendered.format])
     const recorded = await repos.thumbnails.markReady(imageId, thumbnail.height, { width: thumbnail.width, objectKey: key, bytes: thumbnail.data.length })
     if (!recorded) {
-      // the image was deleted (or the height dropped) while we worked: take the object back
+      // The image was deleted (or the height dropped) while we worked: take the object back.
+      // Recorded first, so that if storage fails now the reconciler removes it later: a retry
+      // of this job would find nothing owed and never come back to this key.
+      await repos.objectDeletions.record([key])
       await storage.removeObjects([key])
+      await repos.objectDeletions.confirm([key])
       log.info({ imageId, height: thumbnail.height }, 'thumbnail no longer owed; removed')
       continue
     }

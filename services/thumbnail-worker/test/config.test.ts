@@ -1,0 +1,50 @@
+import t from 'tap'
+import { ConfigError } from '@imageapi/config'
+import { loadWorkerConfig } from '../src/config.js'
+
+t.test('defaults work on a developer machine', async (t) => {
+  t.match(loadWorkerConfig({}), {
+    WORKER_CONCURRENCY: 2,
+    WORKER_LOCK_SECONDS: 30,
+    WORKER_STALLED_INTERVAL_SECONDS: 30,
+    RECONCILE_AFTER_SECONDS: 120,
+    RECONCILE_INTERVAL_SECONDS: 30,
+    UPLOAD_MAX_PIXELS: 50_000_000,
+    QUEUE_PREFIX: 'imageapi',
+  })
+})
+
+t.test('numbers are read from strings', async (t) => {
+  t.match(loadWorkerConfig({ WORKER_CONCURRENCY: '1', WORKER_LOCK_SECONDS: '2', WORKER_STALLED_INTERVAL_SECONDS: '1' }), {
+    WORKER_CONCURRENCY: 1,
+    WORKER_LOCK_SECONDS: 2,
+    WORKER_STALLED_INTERVAL_SECONDS: 1,
+  })
+})
+
+t.test('each bad value is a ConfigError naming its variable', async (t) => {
+  const bad: Record<string, string> = {
+    WORKER_CONCURRENCY: 'zero',
+    WORKER_LOCK_SECONDS: '0',
+    WORKER_STALLED_INTERVAL_SECONDS: 'often',
+    RECONCILE_AFTER_SECONDS: '0',
+    UPLOAD_MAX_PIXELS: '-1',
+    QUEUE_PREFIX: 'has space',
+    REDIS_URL: 'http://localhost',
+  }
+  for (const [variable, value] of Object.entries(bad)) {
+    let error: unknown
+    try {
+      loadWorkerConfig({ [variable]: value })
+    } catch (caught) {
+      error = caught
+    }
+    t.type(error, ConfigError, `${variable}=${value} is rejected`)
+    t.same((error as ConfigError).problems.map((problem) => problem.variable), [variable], `${variable}: only that variable is named`)
+  }
+})
+
+t.test('production requires an explicit storage endpoint', async (t) => {
+  t.throws(() => loadWorkerConfig({ NODE_ENV: 'production' }), { name: 'ConfigError', message: /S3_ENDPOINT: is required when NODE_ENV=production/ })
+  t.ok(loadWorkerConfig({ NODE_ENV: 'production', S3_ENDPOINT: 'http://s3:9000' }))
+})

@@ -1,0 +1,194 @@
+import t from 'tap'
+import sharp from 'sharp'
+import { createTestEnvironment, createTestUser, jpegImage, listObjectKeys, pngImage } from '@imageapi/testkit'
+import { StorageUnavailableError, type ObjectStorage } from '@imageapi/storage'
+import { createThumbnailQueue } from '@imageapi/queue'
+import { generateThumbnails, PermanentThumbnailError, thumbnailKey, type GenerateThumbnailsDeps } from '../src/generate-thumbnails.js'
+import { reconcileOnce } from '../src/reconciler.js'
+import { memoryLogger, notAnImage, storeImage, thumbnailKeys, thumbnailRows } from './support.js'
+
+// generateThumbnails in this process, against this file's own Postgres database and S3 bucket.
+const env = await createTestEnvironment(t)
+const premium = (await createTestUser(env.repos, 'Premium')).user
+const basic = (await createTestUser(env.repos, 'Basic')).user
+const limits = { maxInputPixels: 50_000_000, maxOutputPixels: 50_000_000 }
+
+function deps(overrides: Partial<GenerateThumbnailsDeps> = {}): GenerateThumbnailsDeps & { lines: Array<Record<string, unknown>> } {
+  const { log, lines } = memoryLogger()
+  return { repos: env.repos, storage: env.storage, log, limits, lines, ...overrides }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected a rejection')
+}
+
+t.test('a JPEG original: every owed row becomes ready with its width, objects are JPEGs at thumbnails/<id>/<height>.jpg', async (t) => {
+  const image = await storeImage(env, premium, await jpegImage(1200, 900))
+  const result = await generateThumbnails(deps(), image.id)
+  t.same(result, { rendered: [200, 400], failed: [] })
+
+  const rows = await thumbnailRows(env, image.id)
+  t.same(
+    rows.map((row) => [row.height, row.status, row.width, row.object_key, row.error]),
+    [
+      [200, 'ready', 267, `thumbnails/${image.id}/200.jpg`, null],
+      [400, 'ready', 533, `thumbnails/${image.id}/400.jpg`, null],
+    ],
+  )
+  t.same(await thumbnailKeys(env, image.id), [`thumbnails/${image.id}/200.jpg`, `thumbnails/${image.id}/400.jpg`])
+  for (const row of rows) {
+    const data = await env.storage.getObjectBuffer(row.object_key!)
+    t.equal(row.bytes, data.length, `${row.height}: bytes recorded`)
+    t.match(await sharp(data).metadata(), { format: 'jpeg', width: row.width, height: row.height }, `${row.height}: real JPEG of that size`)
+  }
+})
+
+t.test('a PNG original: thumbnails are PNGs at thumbnails/<id>/<height>.png', async (t) => {
+  const image = await storeImage(env, premium, await pngImage(600, 400, { alpha: true }))
+  t.same(await generateThumbnails(deps(), image.id), { rendered: [200, 400], failed: [] })
+  t.equal(thumbnailKey(image.id, 200, 'png'), `thumbnails/${image.id}/200.png`)
+  const rows = await thumbnailRows(env, image.id)
+  t.same(
+    rows.map((row) => [row.height, row.status, row.width, row.object_key]),
+    [
+      [200, 'ready', 300, `thumbnails/${image.id}/200.png`],
+      [400, 'ready', 600, `thumbnails/${image.id}/400.png`],
+    ],
+  )
+  for (const row of rows) {
+    t.match(await sharp(await env.storage.getObjectBuffer(row.object_key!)).metadata(), { format: 'png', width: row.width, height: row.height, hasAlpha: true })
+  }
+})
+
+t.test('a height the owner\'s tier no longer grants is not rendered (Basic user with a pending 400 row)', async (t) => {
+  const image = await storeImage(env, basic, await jpegImage(800, 600), { heights: [200, 400] })
+  t.same(await generateThumbnails(deps(), image.id), { rendered: [200], failed: [] })
+  const rows = await thumbnailRows(env, image.id)
+  t.same(
+    rows.map((row) => [row.height, row.status, row.object_key]),
+    [
+      [200, 'ready', `thumbnails/${image.id}/200.jpg`],
+      [400, 'pending', null],
+    ],
+  )
+  t.same(await thumbnailKeys(env, image.id), [`thumbnails/${image.id}/200.jpg`], 'no 400 px object')
+})
+
+t.test('an image deleted while its thumbnails render: objects written afterwards are removed, nothing is left', async (t) => {
+  const image = await storeImage(env, premium, await jpegImage(800, 600))
+  // The owner deletes the image right after the worker has read the original (as the gateway's
+  // DELETE does: rows and deletion records in one transaction, then the objects).
+  const deletingStorage: ObjectStorage = {
+    ...env.storage,
+    async getObjectBuffer(key) {
+      const data = await env.storage.getObjectBuffer(key)
+      const keys = await env.repos.images.deleteByOwner(image.id, premium.id)
+      t.same(keys, [image.originalKey], 'deleted while rendering; only the original had an object yet')
+      await env.storage.removeObjects(keys!)
+      await env.repos.objectDeletions.confirm(keys!)
+      return data
+    },
+  }
+  const run = deps({ storage: deletingStorage })
+  t.same(await generateThumbnails(run, image.id), { rendered: [], failed: [] }, 'nothing counts as rendered')
+  t.same(await thumbnailRows(env, image.id), [], 'no rows')
+  t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [], 'no objects for the image')
+  t.same(
+    run.lines.filter((line) => line.msg === 'thumbnail no longer owed; removed').map((line) => line.height),
+    [200, 400],
+  )
+})
+
+t.test('an image deleted while rendering, and storage failing to remove the new object: the reconciler removes it later', async (t) => {
+  const image = await storeImage(env, premium, await jpegImage(800, 600))
+  let removals = 0
+  const flakyStorage: ObjectStorage = {
+    ...env.storage,
+    async getObjectBuffer(key) {
+      const data = await env.storage.getObjectBuffer(key)
+      await env.storage.removeObjects((await env.repos.images.deleteByOwner(image.id, premium.id))!)
+      await env.repos.objectDeletions.confirm([image.originalKey])
+      return data
+    },
+    async removeObjects() {
+      removals++
+      throw new StorageUnavailableError('storage went away')
+    },
+  }
+  const error = await rejection(generateThumbnails(deps({ storage: flakyStorage }), image.id))
+  t.type(error, StorageUnavailableError, 'the run fails (and would be retried)')
+  t.equal(removals, 1)
+  const leftover = `thumbnails/${image.id}/200.jpg`
+  t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [leftover], 'the object written before the row was found gone')
+  t.same(await env.repos.objectDeletions.listOlderThan(new Date(Date.now() + 1_000), 10), [leftover], 'recorded for the sweeper')
+  t.same(await generateThumbnails(deps(), image.id), { rendered: [], failed: [] }, 'a retry finds nothing owed')
+
+  const queue = createThumbnailQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix })
+  t.teardown(() => queue.close())
+  const swept = await reconcileOnce({ repos: env.repos, storage: env.storage, queue, log: memoryLogger().log, pendingAfterMs: 60_000, now: () => Date.now() + 120_000 })
+  t.equal(swept.objectsRemoved, 1)
+  t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [], 'nothing left')
+})
+
+t.test('an image deleted before the job runs: nothing is read or written', async (t) => {
+  const image = await storeImage(env, premium, await jpegImage(400, 300))
+  await env.storage.removeObjects((await env.repos.images.deleteByOwner(image.id, premium.id))!)
+  t.same(await generateThumbnails(deps(), image.id), { rendered: [], failed: [] })
+  t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [])
+})
+
+t.test('a missing original is a PermanentThumbnailError and rows stay for the caller to mark', async (t) => {
+  const image = await storeImage(env, premium, await jpegImage(400, 300), { storeOriginal: false })
+  const error = await rejection(generateThumbnails(deps(), image.id))
+  t.type(error, PermanentThumbnailError)
+  t.match(error, { name: 'PermanentThumbnailError', message: 'the original file is missing from storage' })
+  t.same((await thumbnailRows(env, image.id)).map((row) => row.status), ['pending', 'pending'])
+  t.same(await thumbnailKeys(env, image.id), [])
+})
+
+t.test('an undecodable original (random bytes) is a PermanentThumbnailError about decoding', async (t) => {
+  const image = await storeImage(env, premium, notAnImage(), { format: 'jpeg' })
+  const error = await rejection(generateThumbnails(deps(), image.id))
+  t.type(error, PermanentThumbnailError)
+  t.match((error as Error).message, /^the image could not be decoded: cannot read image/)
+  t.same(await thumbnailKeys(env, image.id), [], 'nothing written')
+})
+
+t.test('a thumbnail over the output limit fails alone; the others are rendered', async (t) => {
+  const image = await storeImage(env, premium, await jpegImage(1200, 900))
+  const result = await generateThumbnails(deps({ limits: { maxInputPixels: 50_000_000, maxOutputPixels: 100_000 } }), image.id)
+  t.same(result, { rendered: [200], failed: [400] })
+  const rows = await thumbnailRows(env, image.id)
+  t.match(rows, [
+    { height: 200, status: 'ready', width: 267 },
+    { height: 400, status: 'failed', object_key: null, error: /533×400.*more than 100000 pixels/ },
+  ])
+  t.same(await thumbnailKeys(env, image.id), [`thumbnails/${image.id}/200.jpg`])
+})
+
+t.test('running twice, one after the other or at the same time, leaves exactly one object per height', async (t) => {
+  const sequential = await storeImage(env, premium, await jpegImage(1000, 750))
+  t.same((await generateThumbnails(deps(), sequential.id)).rendered, [200, 400])
+  const before = await thumbnailRows(env, sequential.id)
+  t.same(await generateThumbnails(deps(), sequential.id), { rendered: [], failed: [] }, 'second run finds nothing owed')
+  t.same(await thumbnailRows(env, sequential.id), before, 'rows unchanged by the second run')
+  t.same(await thumbnailKeys(env, sequential.id), [`thumbnails/${sequential.id}/200.jpg`, `thumbnails/${sequential.id}/400.jpg`])
+
+  // a duplicated job: both runs see the rows pending and both write
+  const concurrent = await storeImage(env, premium, await jpegImage(1000, 750))
+  const results = await Promise.all([generateThumbnails(deps(), concurrent.id), generateThumbnails(deps(), concurrent.id)])
+  t.same(results.map((result) => result.rendered), [[200, 400], [200, 400]])
+  t.same(await thumbnailKeys(env, concurrent.id), [`thumbnails/${concurrent.id}/200.jpg`, `thumbnails/${concurrent.id}/400.jpg`])
+  t.same(
+    (await thumbnailRows(env, concurrent.id)).map((row) => [row.height, row.status, row.width]),
+    [
+      [200, 'ready', 267],
+      [400, 'ready', 533],
+    ],
+  )
+})

@@ -1,0 +1,51 @@
+import t from 'tap'
+import { createTestEnvironment, createTestUser, pngImage, startService, waitFor } from '@imageapi/testkit'
+import { createThumbnailQueue, enqueueThumbnails, thumbnailJobId } from '@imageapi/queue'
+import { storeImage, thumbnailKeys, thumbnailRows } from './support.js'
+
+// A worker killed with SIGKILL in the middle of a job loses nothing: once its lock lapses, the
+// stalled-job check of another worker puts the job back and that worker makes the thumbnails.
+const env = await createTestEnvironment(t)
+const owner = (await createTestUser(env.repos, 'Premium')).user
+const queue = createThumbnailQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix })
+t.teardown(() => queue.close())
+// Short locks and frequent stalled checks, so the test need not wait production's 30 s. Not much
+// shorter than 3 s: the surviving worker must keep renewing its own lock on a busy machine.
+const workerEnv = { ...env.env, WORKER_CONCURRENCY: '1', WORKER_LOCK_SECONDS: '3', WORKER_STALLED_INTERVAL_SECONDS: '1' }
+
+t.test('kill -9 during a job: the job is retried after its lock lapses and every thumbnail is made once', async (t) => {
+  // 24 MP, ~45 MB: downloading and decoding it keeps the job active long enough to kill the worker
+  const [image, first] = await Promise.all([pngImage(6000, 4000).then((png) => storeImage(env, owner, png)), startService(t, 'thumbnail-worker', workerEnv)])
+  const jobId = thumbnailJobId(image.id)
+
+  await enqueueThumbnails(queue, { imageId: image.id, requestId: 'request-crash' })
+  await waitFor(async () => (await queue.getActive()).some((job) => job.id === jobId), { intervalMs: 10, timeoutMs: 20_000, what: 'the job to be active' })
+  first.process.kill('SIGKILL')
+  t.equal(await first.exited, 'SIGKILL', 'first worker killed')
+  t.notOk(first.logs.some((line) => line.msg === 'thumbnails done'), 'killed before it finished')
+  t.equal(await queue.getJobState(jobId), 'active', 'the job is still marked active, held by a dead worker')
+  const rowsAtKill = await thumbnailRows(env, image.id)
+  t.ok(rowsAtKill.some((row) => row.status === 'pending'), 'some thumbnails still owed when it died')
+
+  const second = await startService(t, 'thumbnail-worker', workerEnv)
+  await waitFor(async () => (await thumbnailRows(env, image.id)).every((row) => row.status === 'ready'), { timeoutMs: 30_000, what: 'every thumbnail ready' })
+
+  t.ok(
+    second.logs.some((line) => line.msg?.toString().startsWith('job stalled') && line.jobId === jobId),
+    'the second worker found the job stalled',
+  )
+  const done = [...first.logs, ...second.logs].filter((line) => line.msg === 'thumbnails done')
+  t.equal(done.length, 1, 'one "thumbnails done" line in all')
+  t.match(done[0], { imageId: image.id, requestId: 'request-crash', jobId })
+  t.same(
+    (await thumbnailRows(env, image.id)).map((row) => [row.height, row.status, row.width, row.object_key]),
+    [
+      [200, 'ready', 300, `thumbnails/${image.id}/200.png`],
+      [400, 'ready', 600, `thumbnails/${image.id}/400.png`],
+    ],
+  )
+  t.same(await thumbnailKeys(env, image.id), [`thumbnails/${image.id}/200.png`, `thumbnails/${image.id}/400.png`], 'one object per height')
+  await waitFor(async () => (await queue.getJobState(jobId)) === 'unknown', { timeoutMs: 5_000, what: 'the completed job to be removed' })
+  t.equal(await queue.getJobState(jobId), 'unknown', 'job completed and removed (removeOnComplete)')
+  t.equal(await second.stop('SIGTERM'), 0, 'second worker exits 0 on SIGTERM')
+})
