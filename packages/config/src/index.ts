@@ -28,6 +28,12 @@ export function loadConfig<P extends TProperties>(schema: TObject<P>, env: Env =
     const value = env[key]
     if (value !== undefined && value !== '') raw[key] = value
   }
+  // Value.Convert would read "1.5" or "0x10" as an integer; a config value must mean what it says
+  for (const [key, value] of Object.entries(raw)) {
+    const type = (schema.properties[key] as { type?: string } | undefined)?.type
+    if (type === 'integer' && !/^[+-]?\d+$/.test(String(value))) raw[key] = String(value) + ' (not a whole number)'
+    if (type === 'number' && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(String(value))) raw[key] = String(value) + ' (not a number)'
+  }
   const withDefaults = Value.Default(schema, raw) as Record<string, unknown>
   const converted = Value.Convert(schema, withDefaults) as Record<string, unknown>
   const problems: Array<{ variable: string; message: string }> = []

@@ -45,3 +45,13 @@ t.test('requireInProduction names what production lacks and ignores development'
   t.same(error.problems.map((p) => p.variable), ['B', 'C'])
   t.match(error.message, /B: is required when NODE_ENV=production/)
 })
+
+t.test('an integer must be written as one', async (t) => {
+  for (const bad of ['1.5', '0x10', ' 5', '5e2', '']) {
+    if (bad === '') continue
+    const error = t.throws(() => loadConfig(schema, { DATABASE_URL: 'x', PORT: bad })) as unknown as ConfigError
+    t.same(error.problems.map((p) => p.variable), ['PORT'], JSON.stringify(bad))
+    t.match(error.message, JSON.stringify(bad), 'shows what was given')
+  }
+  t.equal(loadConfig(schema, { DATABASE_URL: 'x', PORT: '+8080' }).PORT, 8080)
+})

@@ -83,6 +83,9 @@ t.test('pending work older than a cutoff is found for the reconciler', async (t)
   const image = await repos.images.createWithThumbnails(newImage(owner.id), [200])
   t.notOk((await repos.thumbnails.listImagesPendingSince(new Date(Date.now() - 60_000), 100)).includes(image.id))
   t.ok((await repos.thumbnails.listImagesPendingSince(new Date(Date.now() + 1_000), 100)).includes(image.id))
+  // a pending height the tier does not grant is not work: it must not be re-queued forever
+  const notOwed = await repos.images.createWithThumbnails(newImage(owner.id), [400])
+  t.notOk((await repos.thumbnails.listImagesPendingSince(new Date(Date.now() + 1_000), 100)).includes(notOwed.id))
 })
 
 t.test('deleting an image records its objects for removal and is owner-scoped', async (t) => {

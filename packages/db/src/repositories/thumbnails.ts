@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { Database, ImageFormat } from '../schema.js'
 
 export interface ThumbnailWork {
@@ -63,14 +63,23 @@ export class ThumbnailsRepository {
       .execute()
   }
 
-  /** Images with thumbnails pending since before the cutoff: work Redis may have lost. */
+  /**
+   * Images with thumbnails owed (pending, and a height the owner's tier grants now) since before the
+   * cutoff: work Redis may have lost. Oldest first, so a backlog cannot starve the oldest work.
+   */
   async listImagesPendingSince(cutoff: Date, limit: number): Promise<string[]> {
     const rows = await this.db
       .selectFrom('thumbnails')
-      .select('image_id')
-      .distinct()
-      .where('status', '=', 'pending')
-      .where('updated_at', '<', cutoff)
+      .innerJoin('images', 'images.id', 'thumbnails.image_id')
+      .innerJoin('users', 'users.id', 'images.owner_id')
+      .innerJoin('tiers', 'tiers.id', 'users.tier_id')
+      .select('thumbnails.image_id')
+      .select((eb) => eb.fn.min('thumbnails.updated_at').as('oldest'))
+      .where('thumbnails.status', '=', 'pending')
+      .where('thumbnails.updated_at', '<', cutoff)
+      .where(sql<boolean>`thumbnails.height = any(tiers.thumbnail_heights)`)
+      .groupBy('thumbnails.image_id')
+      .orderBy('oldest')
       .limit(limit)
       .execute()
     return rows.map((r) => r.image_id)
