@@ -35,7 +35,7 @@ export interface RunningService {
 export async function startService(t: Teardown, name: ServiceName, env: Record<string, string>, options: { readyTimeoutMs?: number } = {}): Promise<RunningService> {
   const child = spawn(process.execPath, ['--conditions=@imageapi/source', '--import', 'tsx', ENTRY_POINTS[name]], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', WORKER_HTTP_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const logs: Array<Record<string, unknown>> = []

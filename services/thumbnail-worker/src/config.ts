@@ -8,6 +8,9 @@ export const workerEnvSchema = Type.Object({
   ...databaseEnvSchema,
   ...queueEnvSchema,
   ...storageEnvSchema,
+  HOST: Type.String({ default: '127.0.0.1' }),
+  /** Port of the worker's small HTTP server (/healthz, /readyz, /metrics); when taken, a free one is used and logged. */
+  WORKER_HTTP_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8002 }),
   /** Images in flight per process; 2 saturate 2 cores (sharp itself runs one thread per image here). */
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
   /** Largest original the worker will decode; keep it equal to the gateway's UPLOAD_MAX_PIXELS. */

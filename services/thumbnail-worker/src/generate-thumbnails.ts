@@ -26,8 +26,11 @@ export function thumbnailKey(imageId: string, height: number, format: 'png' | 'j
 }
 
 export interface GenerateThumbnailsResult {
+  format?: 'png' | 'jpeg'
   rendered: number[]
   failed: number[]
+  /** Rendered, but no longer owed by the time they were written; removed again. */
+  discarded: number[]
 }
 
 /**
@@ -38,7 +41,7 @@ export interface GenerateThumbnailsResult {
 export async function generateThumbnails(deps: GenerateThumbnailsDeps, imageId: string): Promise<GenerateThumbnailsResult> {
   const { repos, storage, log } = deps
   const work = await repos.thumbnails.findOwedWork(imageId)
-  if (!work || work.owedHeights.length === 0) return { rendered: [], failed: [] }
+  if (!work || work.owedHeights.length === 0) return { rendered: [], failed: [], discarded: [] }
 
   let original: Buffer
   try {
@@ -56,7 +59,7 @@ export async function generateThumbnails(deps: GenerateThumbnailsDeps, imageId: 
     throw error
   }
 
-  const result: GenerateThumbnailsResult = { rendered: [], failed: [] }
+  const result: GenerateThumbnailsResult = { format: rendered.format, rendered: [], failed: [], discarded: [] }
   for (const thumbnail of rendered.thumbnails) {
     if ('error' in thumbnail) {
       await repos.thumbnails.markFailed(imageId, [thumbnail.height], thumbnail.error)
@@ -74,6 +77,7 @@ export async function generateThumbnails(deps: GenerateThumbnailsDeps, imageId: 
       await storage.removeObjects([key])
       await repos.objectDeletions.confirm([key])
       log.info({ imageId, height: thumbnail.height }, 'thumbnail no longer owed; removed')
+      result.discarded.push(thumbnail.height)
       continue
     }
     result.rendered.push(thumbnail.height)

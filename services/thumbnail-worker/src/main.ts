@@ -1,13 +1,16 @@
 import { Worker } from 'bullmq'
 import closeWithGrace from 'close-with-grace'
+import Fastify from 'fastify'
+import { operations } from '@imageapi/http-service'
 import { exitOnConfigError } from '@imageapi/config'
-import { createDatabase, createRepositories } from '@imageapi/db'
+import { createDatabase, createRepositories, pingDatabase } from '@imageapi/db'
 import { createLogger } from '@imageapi/logger'
-import { createThumbnailQueue, redisConnection, THUMBNAIL_QUEUE, type ThumbnailJobData } from '@imageapi/queue'
+import { createThumbnailQueue, pingQueue, redisConnection, registerQueueMetrics, THUMBNAIL_QUEUE, type ThumbnailJobData } from '@imageapi/queue'
 import { createMinioStorage, minioConfigFromEnv } from '@imageapi/storage'
 import { loadWorkerConfig, type WorkerConfig } from './config.js'
 import { createThumbnailJobProcessor } from './process-thumbnail-job.js'
 import { startReconciler } from './reconciler.js'
+import { createWorkerMetrics } from './metrics.js'
 
 let config: WorkerConfig
 try {
@@ -23,12 +26,22 @@ const storage = createMinioStorage(minioConfigFromEnv(config))
 const queue = createThumbnailQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
 queue.on('error', (error) => log.warn({ err: error }, 'queue error'))
 
+// a small HTTP server for operators: the worker has no other port
+const http = Fastify({ loggerInstance: log.child({ component: 'http' }) })
+await http.register(operations, {
+  checks: { postgres: () => pingDatabase(db), redis: () => pingQueue(queue), storage: () => storage.ping() },
+  ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
+})
+registerQueueMetrics(http.metrics, queue)
+const metrics = createWorkerMetrics(http.metrics)
+
 const worker = new Worker<ThumbnailJobData>(
   THUMBNAIL_QUEUE,
   createThumbnailJobProcessor({
     repos,
     storage,
     log,
+    metrics,
     limits: { maxInputPixels: config.UPLOAD_MAX_PIXELS, maxOutputPixels: config.THUMBNAIL_MAX_PIXELS },
   }),
   {
@@ -54,10 +67,17 @@ closeWithGrace({ delay: 60_000 }, async ({ err, signal }) => {
   if (err) log.error({ err }, 'shutting down after an error')
   else log.info({ signal }, 'shutting down')
   await worker.close()
+  await http.close()
   await reconciler.stop()
   await queue.close()
   await db.destroy()
 })
 
 await worker.waitUntilReady()
-log.info({ concurrency: config.WORKER_CONCURRENCY, prefix: config.QUEUE_PREFIX }, 'worker ready')
+const address = await http.listen({ host: config.HOST, port: config.WORKER_HTTP_PORT }).catch((error: NodeJS.ErrnoException) => {
+  // several workers on one host ("run as many as you like"): later ones take any free port
+  if (error.code !== 'EADDRINUSE') throw error
+  log.warn({ port: config.WORKER_HTTP_PORT }, 'WORKER_HTTP_PORT is taken; listening on a free port instead')
+  return http.listen({ host: config.HOST, port: 0 })
+})
+log.info({ concurrency: config.WORKER_CONCURRENCY, prefix: config.QUEUE_PREFIX, http: address }, 'worker ready')

@@ -3,6 +3,7 @@ import type { ThumbnailJobData } from '@imageapi/queue'
 import { isDatabaseUnavailable } from '@imageapi/db'
 import { StorageUnavailableError } from '@imageapi/storage'
 import { generateThumbnails, PermanentThumbnailError, type GenerateThumbnailsDeps } from './generate-thumbnails.js'
+import type { WorkerMetrics } from './metrics.js'
 
 /** Postgres or storage being away says nothing about the image: the work stays owed. */
 function isOutage(error: unknown): boolean {
@@ -15,23 +16,31 @@ function isOutage(error: unknown): boolean {
  * backoff and, on the last attempt, marks the rows failed, except an outage: then the rows stay
  * pending and the reconciler queues them again once the deadline passes.
  */
-export function createThumbnailJobProcessor(deps: GenerateThumbnailsDeps) {
+export function createThumbnailJobProcessor(deps: GenerateThumbnailsDeps & { metrics?: WorkerMetrics }) {
   return async (job: Job<ThumbnailJobData>) => {
     const { imageId, requestId } = job.data
     const log = deps.log.child({ jobId: job.id, imageId, requestId, attempt: job.attemptsMade + 1 })
     const started = Date.now()
+    // queue wait is measured on first attempts only: a retry's wait is mostly its own backoff
+    const waitSeconds = job.attemptsMade === 0 ? Math.max(0, started - job.timestamp) / 1000 : undefined
     try {
       const result = await generateThumbnails({ ...deps, log }, imageId)
-      log.info({ ...result, durationMs: Date.now() - started, waitMs: started - job.timestamp }, 'thumbnails done')
+      log.info({ ...result, durationMs: Date.now() - started, waitMs: waitSeconds === undefined ? undefined : Math.round(waitSeconds * 1000) }, 'thumbnails done')
+      deps.metrics?.recordThumbnails(result)
+      deps.metrics?.recordJob('done', (Date.now() - started) / 1000, waitSeconds)
       return result
     } catch (error) {
       const permanent = error instanceof PermanentThumbnailError
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
       log.warn({ err: error, permanent, lastAttempt, durationMs: Date.now() - started }, 'thumbnails failed')
+      deps.metrics?.recordJob(permanent ? 'permanent_failure' : 'failed', (Date.now() - started) / 1000, waitSeconds)
       if (permanent || (lastAttempt && !isOutage(error))) {
         const owed = await deps.repos.thumbnails.findOwedWork(imageId)
         const reason = permanent ? (error as Error).message : 'rendering failed repeatedly'
-        if (owed) await deps.repos.thumbnails.markFailed(imageId, owed.owedHeights, reason)
+        if (owed) {
+          await deps.repos.thumbnails.markFailed(imageId, owed.owedHeights, reason)
+          deps.metrics?.recordThumbnails({ rendered: [], failed: owed.owedHeights, discarded: [] })
+        }
       }
       if (permanent) throw new UnrecoverableError((error as Error).message)
       throw error
