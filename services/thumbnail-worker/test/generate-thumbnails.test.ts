@@ -30,7 +30,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 t.test('a JPEG original: every owed row becomes ready with its width, objects are JPEGs at thumbnails/<id>/<height>.jpg', async (t) => {
   const image = await storeImage(env, premium, await jpegImage(1200, 900))
   const result = await generateThumbnails(deps(), image.id)
-  t.same(result, { rendered: [200, 400], failed: [] })
+  t.same(result, { format: 'jpeg', rendered: [200, 400], failed: [], discarded: [] })
 
   const rows = await thumbnailRows(env, image.id)
   t.same(
@@ -50,7 +50,7 @@ t.test('a JPEG original: every owed row becomes ready with its width, objects ar
 
 t.test('a PNG original: thumbnails are PNGs at thumbnails/<id>/<height>.png', async (t) => {
   const image = await storeImage(env, premium, await pngImage(600, 400, { alpha: true }))
-  t.same(await generateThumbnails(deps(), image.id), { rendered: [200, 400], failed: [] })
+  t.same(await generateThumbnails(deps(), image.id), { format: 'png', rendered: [200, 400], failed: [], discarded: [] })
   t.equal(thumbnailKey(image.id, 200, 'png'), `thumbnails/${image.id}/200.png`)
   const rows = await thumbnailRows(env, image.id)
   t.same(
@@ -67,7 +67,7 @@ t.test('a PNG original: thumbnails are PNGs at thumbnails/<id>/<height>.png', as
 
 t.test('a height the owner\'s tier no longer grants is not rendered (Basic user with a pending 400 row)', async (t) => {
   const image = await storeImage(env, basic, await jpegImage(800, 600), { heights: [200, 400] })
-  t.same(await generateThumbnails(deps(), image.id), { rendered: [200], failed: [] })
+  t.same(await generateThumbnails(deps(), image.id), { format: 'jpeg', rendered: [200], failed: [], discarded: [] })
   const rows = await thumbnailRows(env, image.id)
   t.same(
     rows.map((row) => [row.height, row.status, row.object_key]),
@@ -95,7 +95,7 @@ t.test('an image deleted while its thumbnails render: objects written afterwards
     },
   }
   const run = deps({ storage: deletingStorage })
-  t.same(await generateThumbnails(run, image.id), { rendered: [], failed: [] }, 'nothing counts as rendered')
+  t.same(await generateThumbnails(run, image.id), { format: 'jpeg', rendered: [], failed: [], discarded: [200, 400] }, 'nothing counts as rendered')
   t.same(await thumbnailRows(env, image.id), [], 'no rows')
   t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [], 'no objects for the image')
   t.same(
@@ -126,7 +126,7 @@ t.test('an image deleted while rendering, and storage failing to remove the new 
   const leftover = `thumbnails/${image.id}/200.jpg`
   t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [leftover], 'the object written before the row was found gone')
   t.same(await env.repos.objectDeletions.listOlderThan(new Date(Date.now() + 1_000), 10), [leftover], 'recorded for the sweeper')
-  t.same(await generateThumbnails(deps(), image.id), { rendered: [], failed: [] }, 'a retry finds nothing owed')
+  t.same(await generateThumbnails(deps(), image.id), { rendered: [], failed: [], discarded: [] }, 'a retry finds nothing owed')
 
   const queue = createThumbnailQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix })
   t.teardown(() => queue.close())
@@ -138,7 +138,7 @@ t.test('an image deleted while rendering, and storage failing to remove the new 
 t.test('an image deleted before the job runs: nothing is read or written', async (t) => {
   const image = await storeImage(env, premium, await jpegImage(400, 300))
   await env.storage.removeObjects((await env.repos.images.deleteByOwner(image.id, premium.id))!)
-  t.same(await generateThumbnails(deps(), image.id), { rendered: [], failed: [] })
+  t.same(await generateThumbnails(deps(), image.id), { rendered: [], failed: [], discarded: [] })
   t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [])
 })
 
@@ -162,7 +162,7 @@ t.test('an undecodable original (random bytes) is a PermanentThumbnailError abou
 t.test('a thumbnail over the output limit fails alone; the others are rendered', async (t) => {
   const image = await storeImage(env, premium, await jpegImage(1200, 900))
   const result = await generateThumbnails(deps({ limits: { maxInputPixels: 50_000_000, maxOutputPixels: 100_000 } }), image.id)
-  t.same(result, { rendered: [200], failed: [400] })
+  t.same(result, { format: 'jpeg', rendered: [200], failed: [400], discarded: [] })
   const rows = await thumbnailRows(env, image.id)
   t.match(rows, [
     { height: 200, status: 'ready', width: 267 },
@@ -175,7 +175,7 @@ t.test('running twice, one after the other or at the same time, leaves exactly o
   const sequential = await storeImage(env, premium, await jpegImage(1000, 750))
   t.same((await generateThumbnails(deps(), sequential.id)).rendered, [200, 400])
   const before = await thumbnailRows(env, sequential.id)
-  t.same(await generateThumbnails(deps(), sequential.id), { rendered: [], failed: [] }, 'second run finds nothing owed')
+  t.same(await generateThumbnails(deps(), sequential.id), { rendered: [], failed: [], discarded: [] }, 'second run finds nothing owed')
   t.same(await thumbnailRows(env, sequential.id), before, 'rows unchanged by the second run')
   t.same(await thumbnailKeys(env, sequential.id), [`thumbnails/${sequential.id}/200.jpg`, `thumbnails/${sequential.id}/400.jpg`])
 

@@ -52,7 +52,7 @@ t.test('a job renders every owed thumbnail and its request id is on the "thumbna
   const jobId = await add(image.id, 'request-done-1')
   const job = await settled(jobId)
   t.equal(await job.getState(), 'completed')
-  t.same(job.returnvalue, { rendered: [200, 400], failed: [] })
+  t.same(job.returnvalue, { format: 'jpeg', rendered: [200, 400], failed: [], discarded: [] })
   t.same(
     (await thumbnailRows(env, image.id)).map((row) => [row.height, row.status, row.width]),
     [
