@@ -173,6 +173,16 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
       )
     },
 
+    async openObject(key, range?: ByteRange) {
+      const body = await storage.getObject(key, range)
+      const length = Number((body as Readable & { headers?: Record<string, string | undefined> }).headers?.['content-length'])
+      if (!Number.isSafeInteger(length)) {
+        body.destroy()
+        throw new StorageUnavailableError(`storage answered ${key} without a Content-Length`)
+      }
+      return { body, length }
+    },
+
     async getObjectBuffer(key) {
       return translatingErrors(key, async () => buffer(await client.getObject(bucket, key)))
     },

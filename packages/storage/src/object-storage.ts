@@ -34,6 +34,11 @@ export interface ObjectStorage {
   putFile(key: string, filePath: string, contentType: string): Promise<void>
   /** Streams the object, or the given range of it. Rejects with ObjectNotFoundError when missing. */
   getObject(key: string, range?: ByteRange): Promise<Readable>
+  /**
+   * Like getObject, plus the number of bytes the stream will carry, as the storage server's own
+   * response says: a server can set Content-Length from it even if the object just changed.
+   */
+  openObject(key: string, range?: ByteRange): Promise<{ body: Readable; length: number }>
   /** Reads the whole object into memory; only for callers that decode it in memory anyway. */
   getObjectBuffer(key: string): Promise<Buffer>
   /** Resolves to null when the object does not exist. */

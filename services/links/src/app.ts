@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { echoRequestId, operations, requestIdOptions } from '@imageapi/http-service'
 import { createDatabase, createRepositories, isDatabaseUnavailable, pingDatabase, type Database, type Kysely, type Repositories } from '@imageapi/db'
@@ -31,6 +31,13 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   const app = Fastify({
     logger: loggerOptions({ name: 'links', level: config.LOG_LEVEL }),
     ...requestIdOptions,
+    // a token too long for the router, or a path that is not UTF-8, is just a link that does not exist
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      if (error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        return reply.code(404).header('cache-control', 'no-store').send(LINK_NOT_FOUND)
+      }
+      return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: error.message })
+    },
   })
 
   echoRequestId(app)
@@ -68,6 +75,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   const publicStorage = config.S3_PUBLIC_ENDPOINT ? createMinioStorage(minioConfigFromEnv(config, config.S3_PUBLIC_ENDPOINT)) : undefined
   await app.register(viewLink, {
     rightsCacheMs: config.LINK_CHECK_CACHE_MS,
+    thumbnailMaxAgeSeconds: config.LINK_THUMBNAIL_MAX_AGE_SECONDS,
     bodyCacheBytes: config.LINK_BODY_CACHE_BYTES,
     bodyCacheMaxObjectBytes: config.LINK_BODY_CACHE_MAX_OBJECT_BYTES,
     ...(config.LINKS_REDIRECT ? { redirect: { storage: publicStorage ?? app.storage, maxSeconds: config.LINKS_REDIRECT_MAX_SECONDS } } : {}),

@@ -15,6 +15,11 @@ export const linksEnvSchema = Type.Object({
    * revoked link, a deleted image or a downgraded tier can still open: keep it a few seconds.
    */
   LINK_CHECK_CACHE_MS: Type.Integer({ minimum: 0, maximum: 10_000, default: 2_000 }),
+  /**
+   * How long caches may keep a permanent thumbnail link's file. Long, since its content never
+   * changes; but a deleted image or a downgraded tier cannot reach shared caches, so not a year.
+   */
+  LINK_THUMBNAIL_MAX_AGE_SECONDS: Type.Integer({ minimum: 0, default: 86_400 }),
   /** Memory for the bodies of hot small files (thumbnails); 0 turns the cache off. */
   LINK_BODY_CACHE_BYTES: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024 }),
   /** Files larger than this always stream from storage. */

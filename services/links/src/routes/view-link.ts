@@ -10,12 +10,13 @@ export const LINK_EXPIRED = { error: ['Sorry, the link is expired'] }
 export const LINK_REVOKED = { error: ['Sorry, the link was revoked'] }
 export const LINK_NOT_FOUND = { detail: 'Not found.' }
 
-const ONE_YEAR = 365 * 24 * 3600
 // an original's link is re-checked against the owner's tier at least this often by caches
 const ORIGINAL_MAX_AGE = 300
 
 export interface ViewLinkOptions {
   rightsCacheMs: number
+  /** Cache lifetime of a permanent thumbnail link (immutable content at a fixed URL). */
+  thumbnailMaxAgeSeconds: number
   bodyCacheBytes: number
   bodyCacheMaxObjectBytes: number
   redirect?: { storage: ObjectStorage; maxSeconds: number }
@@ -53,8 +54,12 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     return outcome
   }
 
-  /** Fetched before any header is set, so a missing object still gets a clean JSON 404. */
-  async function loadBody(object: ServableObject, range?: { start: number; end: number }): Promise<Buffer | NodeJS.ReadableStream> {
+  /**
+   * Fetched before any header is set, so a missing object still gets a clean JSON 404. The length
+   * comes from the bytes actually sent (the buffer, or storage's own answer), never from a cached
+   * row: an object re-rendered within the rights-cache window must not break the response.
+   */
+  async function loadBody(object: ServableObject, range?: { start: number; end: number }): Promise<{ body: Buffer | NodeJS.ReadableStream; length: number }> {
     if (object.bytes <= options.bodyCacheMaxObjectBytes && options.bodyCacheBytes > 0) {
       const cacheKey = `${object.objectKey}\u0000${object.etag}`
       let body = bodyCache.get(cacheKey)
@@ -62,9 +67,10 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
         body = await app.storage.getObjectBuffer(object.objectKey)
         bodyCache.set(cacheKey, body)
       }
-      return range ? body.subarray(range.start, range.end + 1) : body
+      const slice = range ? body.subarray(range.start, range.end + 1) : body
+      return { body: slice, length: slice.length }
     }
-    return app.storage.getObject(object.objectKey, range)
+    return app.storage.openObject(object.objectKey, range)
   }
 
   async function serve(request: FastifyRequest<{ Params: { token: string } }>, reply: FastifyReply) {
@@ -95,7 +101,7 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     const contentDisposition = `inline; filename="${outcome.filename}"`
     let cacheControl: string
     if (secondsLeft !== undefined) cacheControl = `private, max-age=${secondsLeft}`
-    else cacheControl = outcome.variant === 'original' ? `public, max-age=${ORIGINAL_MAX_AGE}` : `public, max-age=${ONE_YEAR}, immutable`
+    else cacheControl = outcome.variant === 'original' ? `public, max-age=${ORIGINAL_MAX_AGE}` : `public, max-age=${options.thumbnailMaxAgeSeconds}, immutable`
 
     if (options.redirect) {
       const lifetime = Math.min(options.redirect.maxSeconds, secondsLeft ?? options.redirect.maxSeconds)
@@ -134,16 +140,16 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
       return reply.code(416).header('content-range', `bytes */${outcome.bytes}`).send({ error: ['The requested range is not satisfiable'] })
     }
     const partial = range.kind === 'partial' ? { start: range.start, end: range.end } : undefined
-    const length = partial ? partial.end - partial.start + 1 : outcome.bytes
-    const body = request.method === 'HEAD' ? undefined : await loadBody(outcome, partial)
+    const loaded = request.method === 'HEAD' ? undefined : await loadBody(outcome, partial)
     reply.code(partial ? 206 : 200).headers(headers)
-    if (partial) reply.header('content-range', `bytes ${partial.start}-${partial.end}/${outcome.bytes}`)
-    reply.header('content-length', length)
+    if (partial) reply.header('content-range', `bytes ${partial.start}-${partial.start + (loaded?.length ?? partial.end - partial.start + 1) - 1}/${outcome.bytes}`)
+    reply.header('content-length', loaded?.length ?? (partial ? partial.end - partial.start + 1 : outcome.bytes))
     linkRequests.inc({ outcome: partial ? 'served_partial' : 'served' })
-    return reply.send(body)
+    return reply.send(loaded?.body)
   }
 
-  app.get<{ Params: { token: string } }>('/v/:token', serve)
+  // GET and HEAD on one route: fastify's automatic HEAD route would reset Content-Length to 0
+  app.route<{ Params: { token: string } }>({ method: ['GET', 'HEAD'], url: '/v/:token', handler: serve })
 }
 
 export default viewLink

@@ -58,6 +58,8 @@ export async function checkRights(repos: Repositories, claims: LinkClaims): Prom
   const found = await repos.images.findForServing(imageId)
   if (!found || !found.ownerActive) return { kind: 'not_found' }
   const { image, tier } = found
+  // an expiring link is a right of the tier too: losing it closes the live ones
+  if (linkId && !tier.expiring_links) return { kind: 'not_found' }
   const common = { contentType: CONTENT_TYPES[image.format], filename: safeFilename(image.title, variant, image.format), variant }
 
   if (variant === 'original') {
