@@ -30,11 +30,21 @@ export const REDACT_PATHS = [
   'res.headers["set-cookie"]',
 ]
 
+/** Fields that may hold a URL with a link token in it (e.g. a proxy's `source`). */
+const URL_PATHS = ['source', 'url', 'location']
+
 export function loggerOptions(options: Omit<CreateLoggerOptions, 'destination'>): LoggerOptions {
   return {
     name: options.name,
     level: options.level ?? 'info',
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    redact: {
+      paths: [...REDACT_PATHS, ...URL_PATHS],
+      // URLs stay readable, with only their tokens cut out
+      censor: (value: unknown, path: string[]) => {
+        const field = path[path.length - 1]
+        return typeof field === 'string' && URL_PATHS.includes(field) && typeof value === 'string' ? redactUrl(value) : '[redacted]'
+      },
+    },
     serializers: {
       req(req: { method?: string; url?: string; id?: string; headers?: Record<string, unknown>; ip?: string }) {
         return { method: req.method, url: req.url ? redactUrl(req.url) : undefined, id: req.id, ip: req.ip }

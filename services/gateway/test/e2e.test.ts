@@ -114,6 +114,23 @@ t.test('a tampered or unknown link is 404; a deleted image leaves no objects and
   t.equal(again.status, 404)
 })
 
+t.test('no password, token or signed url in any service log', async (t) => {
+  const token = await login(premium.email, premium.password)
+  const image = await waitUntilReady(token, (await upload(token, await jpegImage(300, 200), 'secret.jpg', 'e2e-secrets')).id)
+  const signedToken = image.thumbnails[0]!.url!.split('/v/')[1]!
+  t.equal((await download(image.thumbnails[0]!.url!)).status, 200)
+  const logs = [...gateway.output, ...links.output, ...worker.output].join('\n')
+  t.ok(logs.includes('/v/[redacted]'), 'link requests are logged, without their token')
+  for (const [what, secret] of [
+    ['password', premium.password],
+    ['access token', token],
+    ['link token', signedToken],
+    ['link token signature', signedToken.split('.')[2]!],
+  ] as const) {
+    t.notOk(logs.includes(secret), `no ${what} in the logs`)
+  }
+})
+
 t.test('services stop cleanly on SIGTERM', async (t) => {
   t.equal(await worker.stop('SIGTERM'), 0)
   t.equal(await gateway.stop('SIGTERM'), 0)

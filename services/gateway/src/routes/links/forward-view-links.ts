@@ -10,6 +10,8 @@ import { errorBody } from '../../plugins/app/errors.js'
 const forwardViewLinks: FastifyPluginAsync<{ linksUrl: string }> = async (app, options) => {
   await app.register(replyFrom, {
     base: options.linksUrl,
+    // the request line is logged once by the gateway (token redacted); two more lines per view are noise
+    disableRequestLogging: true,
     undici: { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 },
   })
   const handler = (request: FastifyRequest, reply: FastifyReply) =>
