@@ -1,0 +1,57 @@
+import t from 'tap'
+import { createTestEnvironment, createTestUser, jpegImage, startService, waitFor } from '@imageapi/testkit'
+
+const UPLOADS = 200
+const USERS = 10
+
+const env = await createTestEnvironment(t)
+const gateway = await startService(t, 'gateway', env.env)
+const workers = [await startService(t, 'thumbnail-worker', env.env), await startService(t, 'thumbnail-worker', env.env)]
+
+const users = await Promise.all(Array.from({ length: USERS }, () => createTestUser(env.repos, 'Premium')))
+const tokens = await Promise.all(
+  users.map(async (user) => {
+    const response = await fetch(`${gateway.url}/api/token/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: user.email, password: user.password }) })
+    return ((await response.json()) as { access: string }).access
+  }),
+)
+const photos = await Promise.all([jpegImage(1600, 1200), jpegImage(1200, 1600), jpegImage(2000, 1000)])
+
+t.test(`${UPLOADS} concurrent uploads: each 201, or 429/503 with a clear body; every accepted image gets all its thumbnails`, async (t) => {
+  const started = Date.now()
+  const results = await Promise.all(
+    Array.from({ length: UPLOADS }, async (_, i) => {
+      const form = new FormData()
+      form.set('title', `load ${i}`)
+      form.set('image', new Blob([photos[i % photos.length]!]), `photo-${i}.jpg`)
+      const response = await fetch(`${gateway.url}/api/images`, { method: 'POST', headers: { authorization: `Bearer ${tokens[i % USERS]}` }, body: form })
+      return { status: response.status, body: (await response.json()) as { id?: string; message?: string } }
+    }),
+  )
+  const byStatus = new Map<number, number>()
+  for (const r of results) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1)
+  t.comment(`answers after ${Date.now() - started} ms: ${[...byStatus].map(([s, n]) => `${n}× ${s}`).join(', ')}`)
+
+  for (const r of results.filter((x) => x.status !== 201)) {
+    t.ok(r.status === 429 || r.status === 503, `refused with ${r.status}`)
+    t.match(r.body.message, /too many requests|temporarily unavailable/, 'with a clear body')
+  }
+  const accepted = results.filter((r) => r.status === 201).map((r) => r.body.id!)
+  t.ok(accepted.length > 0)
+
+  await waitFor(
+    async () => {
+      for (const [i, user] of users.entries()) {
+        const page = await env.repos.images.listByOwner(user.user.id, { limit: 100 })
+        if (page.images.some((image) => image.thumbnails.some((x) => x.status !== 'ready'))) return undefined
+        if (i === users.length - 1) return true
+      }
+      return undefined
+    },
+    { timeoutMs: 180_000, intervalMs: 1000, what: 'every accepted image to have all its thumbnails' },
+  )
+  const keys = await env.storage.listKeys('thumbnails/')
+  t.equal(keys.length, accepted.length * 2, 'exactly one object per thumbnail')
+  const byWorker = workers.map((w) => w.logs.filter((l) => l.msg === 'thumbnails done').length)
+  t.comment(`${accepted.length} accepted images made ready in ${Date.now() - started} ms; jobs per worker: ${byWorker.join(', ')}`)
+})
