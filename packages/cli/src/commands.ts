@@ -6,7 +6,7 @@ export const DEFAULT_ADMIN = { email: 'admin@example.com', password: 'admin' }
 
 export type Print = (line: string) => void
 
-async function withRepositories<T>(databaseUrl: string, work: (repos: ReturnType<typeof createRepositories>) => Promise<T>): Promise<T> {
+export async function withRepositories<T>(databaseUrl: string, work: (repos: ReturnType<typeof createRepositories>) => Promise<T>): Promise<T> {
   const db = createDatabase(databaseUrl, { max: 2, applicationName: 'imageapi-cli' })
   try {
     return await work(createRepositories(db))

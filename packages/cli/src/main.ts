@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { exitOnConfigError, loadConfig, Type } from '@imageapi/config'
 import { databaseEnvSchema } from '@imageapi/db'
 import { AccountError, createUser, DEFAULT_ADMIN, initAdmin, migrate } from './commands.js'
+import { UsageError } from './admin-context.js'
 
 const USAGE = `usage: imageapi <command> [options]
 
@@ -10,8 +11,21 @@ commands:
   migrate                                   create the database if needed and apply migrations
   initadmin [--email E] [--password P]      create the first admin (default ${DEFAULT_ADMIN.email} / ${DEFAULT_ADMIN.password}); does nothing if an admin exists
   create-user --email E --password P --tier NAME [--admin]
+  tiers list
+  tiers create --name NAME --heights 120,640 [--original-link yes|no] [--expiring-links yes|no]
+  tiers update NAME [--name NEW] [--heights H,...] [--original-link yes|no] [--expiring-links yes|no] [--watch]
+  tiers delete NAME                         only a tier nobody is on
+  users list [--tier NAME] [--email TEXT] [--limit N] [--after EMAIL]
+  users create --email E --password P --tier NAME [--admin yes|no]
+  users update EMAIL [--email NEW] [--password P] [--tier NAME] [--admin yes|no] [--active yes|no] [--watch]
+  backfill --tier NAME [--watch]            make every thumbnail the tier grants that its users' images lack
+  backfill --id ID --watch                  watch a backfill (the id a tier or user change printed)
 
-environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/imageapi)`
+Tier and user changes follow the admin API's rules. A change that owes thumbnails (new heights, a
+user moved) queues them at backfill priority and prints the backfill's id; --watch shows its progress.
+
+environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/imageapi); for the admin
+commands also REDIS_URL, QUEUE_PREFIX, TIER_HEIGHT_MIN, TIER_HEIGHT_MAX (as the gateway's)`
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`)
@@ -47,6 +61,13 @@ try {
       await createUser(databaseUrl, { email: values.email!, password: values.password!, tier: values.tier!, admin: values.admin ?? false }, print)
       break
     }
+    case 'tiers':
+    case 'users':
+    case 'backfill': {
+      const { runAdminCommand } = await import('./admin-commands.js')
+      await runAdminCommand(command, rest, print)
+      break
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -56,7 +77,9 @@ try {
       fail(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
   }
 } catch (error) {
-  if (error instanceof AccountError) fail(`${error.field}: ${error.message}`)
+  // a message about the thing addressed (a tier in use, no such user) needs no field name before it
+  if (error instanceof AccountError) fail(error.field === 'id' ? error.message : `${error.field}: ${error.message}`)
+  if (error instanceof UsageError) fail(`${error.message}\n\n${USAGE}`)
   if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) fail(`${error.message}\n\n${USAGE}`)
   fail(`error: ${(error as Error).message}`)
 }

@@ -1,12 +1,21 @@
 export * from './schema.js'
 export { createDatabase, isDatabaseUnavailable, pingDatabase, type DatabaseOptions } from './connection.js'
 export { migrateToLatest, type MigrationReport } from './migrator.js'
-export { TiersRepository } from './repositories/tiers.js'
-export { UsersRepository, type UserWithTier } from './repositories/users.js'
+export { TiersRepository, type TierChanges, type TierWithUsers } from './repositories/tiers.js'
+export { UsersRepository, type UserWithTier, type UserSummary, type UserPage, type UserChanges } from './repositories/users.js'
+export { BackfillsRepository, type BackfillProgress, type RetierScope } from './repositories/backfills.js'
 export { ImagesRepository, type ImageWithThumbnails, type ImagePage, type ImageForServing } from './repositories/images.js'
 export { ThumbnailsRepository, type ThumbnailWork } from './repositories/thumbnails.js'
 export { LinksRepository } from './repositories/links.js'
 export { ObjectDeletionsRepository } from './repositories/object-deletions.js'
+export {
+  CompatUploadsRepository,
+  type CompatVariant,
+  type CompatUploadEntry,
+  type CompatUploadPage,
+  type NewCompatUpload,
+  type CreatedCompatUpload,
+} from './repositories/compat-uploads.js'
 export type { Kysely } from 'kysely'
 export { createRepositories, type Repositories } from './repositories/index.js'
 export { databaseEnvSchema } from './env.js'

@@ -51,6 +51,10 @@ export interface ThumbnailsTable {
   object_key: string | null
   bytes: number | null
   error: string | null
+  /** Asked for explicitly (a compat `custom` box): owed and served whatever heights the tier grants. */
+  requested: ColumnType<boolean, boolean | undefined, boolean>
+  /** The backfill that made this row owed, when one did (re-tiering); null for uploads. */
+  backfill_id: ColumnType<string | null, string | null | undefined, string | null>
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -62,6 +66,33 @@ export interface LinksTable {
   variant: string
   expires_at: Date
   revoked_at: Date | null
+  created_at: Timestamp
+}
+
+/** An upload through the compat routes: an ordinary image, plus the one variant the route asked for. */
+export interface CompatUploadsTable {
+  image_id: string
+  seq: Generated<number>
+  owner_id: string
+  /** 'original' or a thumbnail height as text. */
+  variant: string
+  /** The expiring link handed out when the upload asked for an expiry. */
+  link_id: string | null
+  created_at: Timestamp
+}
+
+export type BackfillReason = 'tier_updated' | 'user_moved' | 'requested'
+
+/** Thumbnails made owed at once by an admin's change; its rows carry its id, so progress is counted from them. */
+export interface BackfillsTable {
+  id: Generated<string>
+  reason: BackfillReason
+  tier_id: number | null
+  user_id: string | null
+  /** The heights it added, ascending. */
+  heights: number[]
+  /** Images it gave work to. */
+  images: number
   created_at: Timestamp
 }
 
@@ -78,6 +109,8 @@ export interface Database {
   thumbnails: ThumbnailsTable
   links: LinksTable
   object_deletions: ObjectDeletionsTable
+  compat_uploads: CompatUploadsTable
+  backfills: BackfillsTable
 }
 
 export type Tier = Selectable<TiersTable>
@@ -90,3 +123,4 @@ export type Image = Selectable<ImagesTable>
 export type NewImage = Insertable<ImagesTable>
 export type Thumbnail = Selectable<ThumbnailsTable>
 export type Link = Selectable<LinksTable>
+export type Backfill = Selectable<BackfillsTable>

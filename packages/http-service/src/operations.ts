@@ -4,6 +4,10 @@ import type { FastifyInstance } from 'fastify'
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client'
 
 declare module 'fastify' {
+  // @fastify/swagger reads this; declared here too so the package compiles on its own
+  interface FastifySchema {
+    hide?: boolean
+  }
   interface FastifyInstance {
     /** This process's Prometheus registry (one per app, so tests can build several). */
     metrics: Registry

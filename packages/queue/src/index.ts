@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq'
+import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq'
 import { Redis } from 'ioredis'
 import { Type } from '@imageapi/config'
 
@@ -55,6 +55,14 @@ export function createThumbnailQueue(options: { redisUrl: string; prefix: string
 }
 
 /**
+ * The thumbnail queue's events (jobs completed, failed), read from Redis on one blocking connection:
+ * for a process that waits on particular images without polling for them.
+ */
+export function createThumbnailQueueEvents(options: { redisUrl: string; prefix: string }): QueueEvents {
+  return new QueueEvents(THUMBNAIL_QUEUE, { connection: redisConnection(options.redisUrl, { worker: true }), prefix: options.prefix })
+}
+
+/**
  * Queues the thumbnails of one image. A finished job with the same id (kept after a failure)
  * would make BullMQ ignore the add, so it is cleared first.
  */
@@ -71,6 +79,28 @@ export async function enqueueThumbnails(
     else return
   }
   await queue.add('render', data, { ...thumbnailJobOptions, jobId, priority: options.priority ?? Priority.upload })
+}
+
+/**
+ * Queues the thumbnails of many images at one priority (backfills, retries), a page of ids at a
+ * time with a few adds in flight, so a large backfill neither floods Redis nor takes forever.
+ * Returns how many images were queued (an image whose job is already waiting counts too).
+ */
+export async function enqueueMany(
+  queue: Queue<ThumbnailJobData>,
+  imageIdPages: AsyncIterable<readonly string[]> | Iterable<readonly string[]>,
+  options: { priority: number; inFlight?: number },
+): Promise<number> {
+  const inFlight = options.inFlight ?? 16
+  let queued = 0
+  for await (const page of imageIdPages) {
+    for (let start = 0; start < page.length; start += inFlight) {
+      const batch = page.slice(start, start + inFlight)
+      await Promise.all(batch.map((imageId) => enqueueThumbnails(queue, { imageId }, { priority: options.priority })))
+      queued += batch.length
+    }
+  }
+  return queued
 }
 
 export { JOB_STATES, pingQueue, registerQueueMetrics } from './observe.js'

@@ -2,6 +2,6 @@ export { createTestEnvironment, listObjectKeys, type TestEnvironment, type Teard
 export { jpegImage, pngImage, pngClaimingSize, photoPixels, type FixtureOptions } from './fixtures.js'
 export { multipartBody, type FilePart } from './multipart.js'
 export { createTestUser, type TestUser } from './users.js'
-export { startService, REPO_ROOT, type RunningService, type ServiceName } from './processes.js'
+export { startService, startServices, REPO_ROOT, type RunningService, type ServiceName } from './processes.js'
 export { waitFor } from './wait.js'
 export { freePort, startRedisServer, startTcpProxy, type TcpProxy } from './infrastructure.js'

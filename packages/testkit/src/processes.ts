@@ -93,7 +93,30 @@ export async function startService(t: Teardown, name: ServiceName, env: Record<s
   const crashed = exited.then((code) => {
     throw new Error(`${name} exited (${code}) before it was ready:\n${output.slice(-30).join('\n')}`)
   })
-  await Promise.race([ready, timeout, crashed])
   crashed.catch(() => {})
+  try {
+    await Promise.race([ready, timeout, crashed])
+  } catch (error) {
+    // a test file that fails here may never reach its teardown: leave no process behind
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+    throw error
+  }
   return service
+}
+
+/**
+ * Starts several services side by side. If one does not become ready, the others are stopped before
+ * the error is thrown, so a test file that dies on it leaves no process running.
+ */
+export async function startServices<const T extends ReadonlyArray<{ name: ServiceName; env: Record<string, string> }>>(
+  t: Teardown,
+  services: T,
+  options: { readyTimeoutMs?: number } = {},
+): Promise<{ [K in keyof T]: RunningService }> {
+  const started = await Promise.allSettled(services.map((service) => startService(t, service.name, service.env, options)))
+  const failure = started.find((result) => result.status === 'rejected')
+  if (!failure) return started.map((result) => (result as PromiseFulfilledResult<RunningService>).value) as { [K in keyof T]: RunningService }
+  await Promise.all(started.map((result) => (result.status === 'fulfilled' ? result.value.stop('SIGKILL') : undefined)))
+  throw failure.reason
 }

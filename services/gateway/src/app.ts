@@ -8,6 +8,7 @@ import { minioConfigFromEnv, type ObjectStorage } from '@imageapi/storage'
 import type { GatewayConfig } from './config.js'
 import jwtPlugin from './plugins/external/jwt.js'
 import multipartPlugin from './plugins/external/multipart.js'
+import formBodyPlugin from './plugins/external/form-body.js'
 import swaggerPlugin from './plugins/external/swagger.js'
 import errorsPlugin from './plugins/app/errors.js'
 import databasePlugin from './plugins/app/database.js'
@@ -29,6 +30,15 @@ import forwardViewLinks from './routes/links/forward-view-links.js'
 import createExpiringLink from './routes/links/create-expiring-link.js'
 import listExpiringLinks from './routes/links/list-expiring-links.js'
 import revokeExpiringLink from './routes/links/revoke-expiring-link.js'
+import thumbnailReadinessPlugin from './plugins/app/thumbnail-readiness.js'
+import uploadCompatImage from './routes/compat/upload-image.js'
+import listCompatUploads from './routes/compat/list-uploads.js'
+import openCompatViewLink from './routes/compat/open-view-link.js'
+import compatApiSchema from './routes/compat/api-schema.js'
+import { tierRulesFromConfig } from '@imageapi/accounts'
+import requireAdminPlugin from './plugins/app/require-admin.js'
+import backfillsPlugin from './plugins/app/backfills.js'
+import adminRoutes from './routes/admin/index.js'
 
 export interface BuildOptions {
   config: GatewayConfig
@@ -80,18 +90,20 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
     refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
   })
 
+  await app.register(formBodyPlugin)
   await app.register(obtainToken, { perIp: config.LOGIN_RATE_LIMIT_PER_IP, perEmail: config.LOGIN_RATE_LIMIT_PER_EMAIL })
   await app.register(refreshToken, { perIp: config.LOGIN_RATE_LIMIT_PER_IP })
+  const uploadOptions = {
+    maxBytes: config.UPLOAD_MAX_BYTES,
+    maxPixels: config.UPLOAD_MAX_PIXELS,
+    perUserPerWindow: config.UPLOAD_RATE_LIMIT_PER_USER,
+    perIpPerWindow: config.UPLOAD_RATE_LIMIT_PER_IP,
+    ...(config.UPLOAD_TMP_DIR ? { tmpDir: config.UPLOAD_TMP_DIR } : {}),
+  }
   // multipart parsing only where uploads happen; the rest of the API takes JSON
   await app.register(async (uploads) => {
     await uploads.register(multipartPlugin, { maxBytes: config.UPLOAD_MAX_BYTES })
-    await uploads.register(uploadImage, {
-      maxBytes: config.UPLOAD_MAX_BYTES,
-      maxPixels: config.UPLOAD_MAX_PIXELS,
-      perUserPerWindow: config.UPLOAD_RATE_LIMIT_PER_USER,
-      perIpPerWindow: config.UPLOAD_RATE_LIMIT_PER_IP,
-      ...(config.UPLOAD_TMP_DIR ? { tmpDir: config.UPLOAD_TMP_DIR } : {}),
-    })
+    await uploads.register(uploadImage, uploadOptions)
   })
   await app.register(listImages)
   await app.register(getImage)
@@ -100,6 +112,19 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(listExpiringLinks)
   await app.register(revokeExpiringLink)
   await app.register(forwardViewLinks, { linksUrl: config.LINKS_URL })
+  // The routes of the Django API we replace (issue 5), mapped onto our model; documented as legacy.
+  await app.register(async (compat) => {
+    await compat.register(thumbnailReadinessPlugin, { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
+    await compat.register(multipartPlugin, { maxBytes: config.UPLOAD_MAX_BYTES })
+    await compat.register(uploadCompatImage, { ...uploadOptions, waitMs: config.COMPAT_UPLOAD_WAIT_MS })
+    await compat.register(listCompatUploads)
+    await compat.register(openCompatViewLink, { linksUrl: config.LINKS_URL })
+    await compat.register(compatApiSchema)
+  })
+  // Admins (issue 4): the admin API under /api/admin/, the queue dashboard at /admin/queues, the console at /admin/
+  await app.register(requireAdminPlugin, { cookieTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS })
+  await app.register(backfillsPlugin)
+  await app.register(adminRoutes, { tierRules: tierRulesFromConfig(config) })
 
   return app
 }

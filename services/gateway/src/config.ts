@@ -3,6 +3,7 @@ import { databaseEnvSchema } from '@imageapi/db'
 import { storageEnvSchema } from '@imageapi/storage'
 import { queueEnvSchema } from '@imageapi/queue'
 import { linkSigningEnvSchema } from '@imageapi/link-tokens'
+import { tierRulesEnvSchema, tierRulesFromConfig } from '@imageapi/accounts'
 
 const MiB = 1024 * 1024
 
@@ -36,6 +37,13 @@ export const gatewayEnvSchema = Type.Object({
   CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1 })),
   /** Where uploads are spooled while they are checked; never held in memory. */
   UPLOAD_TMP_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * How long a compat upload (/api/upload/…) waits for its variant to be rendered before answering
+   * 503 "still processing": that API's clients open the link as soon as the upload answers.
+   */
+  COMPAT_UPLOAD_WAIT_MS: Type.Integer({ minimum: 0, maximum: 120_000, default: 15_000 }),
+  /** Bounds of the thumbnail heights an admin may give a tier (TIER_HEIGHT_MIN, TIER_HEIGHT_MAX). */
+  ...tierRulesEnvSchema,
 })
 
 export type GatewayEnv = Static<typeof gatewayEnvSchema>
@@ -50,6 +58,7 @@ export interface GatewayConfig extends GatewayEnv {
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const config = loadConfig(gatewayEnvSchema, env)
   requireInProduction(env, ['JWT_SECRET', 'LINK_SIGNING_KEYS', 'S3_ENDPOINT'])
+  tierRulesFromConfig(config)
   return {
     ...config,
     JWT_SECRET: config.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET,

@@ -1,5 +1,5 @@
 import t from 'tap'
-import sharp from 'sharp'
+import sharp, { type Metadata } from 'sharp'
 import { crc32 } from 'node:zlib'
 import { createTestUser, jpegImage, listObjectKeys, multipartBody, photoPixels, pngClaimingSize, pngImage, startService, waitFor } from '@imageapi/testkit'
 import { buildTestGateway, login } from './helpers/build-test-app.js'
@@ -107,7 +107,7 @@ t.test('CMYK JPEG, 16-bit PNG and grey+alpha PNG come out right', async (t) => {
   t.equal((await sharp(deep).metadata()).depth, 'ushort')
   t.equal((await sharp(greyAlpha).metadata()).channels, 2)
 
-  const expectations: Array<[string, Buffer, (meta: sharp.Metadata) => void]> = [
+  const expectations: Array<[string, Buffer, (meta: Metadata) => void]> = [
     ['cmyk', cmyk, (meta) => (t.equal(meta.format, 'jpeg'), t.equal(meta.space, 'srgb'), t.equal(meta.channels, 3))],
     ['16-bit', deep, (meta) => (t.equal(meta.format, 'png'), t.equal(meta.depth, 'uchar'))],
     ['grey+alpha', greyAlpha, (meta) => (t.equal(meta.format, 'png'), t.equal(meta.hasAlpha, true), t.equal(meta.channels, 2))],

@@ -1,9 +1,13 @@
 import type { Migration } from 'kysely/migration'
 import * as initial from './0001_initial.js'
 import * as seedTiers from './0002_seed_tiers.js'
+import * as admin from './0003_admin.js'
+import * as compat from './0004_compat.js'
 
 /** Listed in code (not read from a folder) so the migrator works the same from src and from dist. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_seed_tiers': seedTiers,
+  '0003_admin': admin,
+  '0004_compat': compat,
 }

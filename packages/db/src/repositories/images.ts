@@ -22,17 +22,7 @@ export class ImagesRepository {
 
   /** The image row and one pending row per owed height, in one transaction. */
   async createWithThumbnails(image: NewImage, heights: readonly number[]): Promise<ImageWithThumbnails> {
-    return this.db.transaction().execute(async (trx) => {
-      const created = await trx.insertInto('images').values(image).returningAll().executeTakeFirstOrThrow()
-      const thumbnails = heights.length
-        ? await trx
-            .insertInto('thumbnails')
-            .values(heights.map((height) => ({ image_id: created.id, height })))
-            .returningAll()
-            .execute()
-        : []
-      return { ...created, thumbnails: sortByHeight(thumbnails) }
-    })
+    return this.db.transaction().execute((trx) => insertImageWithThumbnails(trx, image, heights))
   }
 
   async listByOwner(ownerId: string, options: { limit: number; afterSeq?: number }): Promise<ImagePage> {
@@ -127,6 +117,28 @@ export class ImagesRepository {
     }
     return images.map((image) => ({ ...image, thumbnails: byImage.get(image.id) ?? [] }))
   }
+}
+
+/**
+ * Inserts an image and one pending row per height owed: the tier's `heights`, and the `requested`
+ * ones (flagged, so they are owed and served whatever the tier grants). A height in both is one row.
+ */
+export async function insertImageWithThumbnails(
+  trx: Transaction<Database>,
+  image: NewImage,
+  heights: readonly number[],
+  requested: readonly number[] = [],
+): Promise<ImageWithThumbnails> {
+  const created = await trx.insertInto('images').values(image).returningAll().executeTakeFirstOrThrow()
+  const owed = [...new Set([...heights, ...requested])]
+  const thumbnails = owed.length
+    ? await trx
+        .insertInto('thumbnails')
+        .values(owed.map((height) => ({ image_id: created.id, height, requested: requested.includes(height) })))
+        .returningAll()
+        .execute()
+    : []
+  return { ...created, thumbnails: sortByHeight(thumbnails) }
 }
 
 export async function recordObjectDeletions(db: Kysely<Database> | Transaction<Database>, keys: string[]): Promise<void> {

@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../schema.js'
+import { BackfillsRepository } from './backfills.js'
+import { CompatUploadsRepository } from './compat-uploads.js'
 import { ImagesRepository } from './images.js'
 import { LinksRepository } from './links.js'
 import { ObjectDeletionsRepository } from './object-deletions.js'
@@ -14,6 +16,8 @@ export interface Repositories {
   thumbnails: ThumbnailsRepository
   objectDeletions: ObjectDeletionsRepository
   links: LinksRepository
+  compatUploads: CompatUploadsRepository
+  backfills: BackfillsRepository
 }
 
 export function createRepositories(db: Kysely<Database>): Repositories {
@@ -24,5 +28,7 @@ export function createRepositories(db: Kysely<Database>): Repositories {
     thumbnails: new ThumbnailsRepository(db),
     objectDeletions: new ObjectDeletionsRepository(db),
     links: new LinksRepository(db),
+    compatUploads: new CompatUploadsRepository(db),
+    backfills: new BackfillsRepository(db),
   }
 }

@@ -1,11 +1,11 @@
 import { sql, type Kysely } from 'kysely'
-import type { Database, ImageFormat } from '../schema.js'
+import type { Database, ImageFormat, ThumbnailStatus } from '../schema.js'
 
 export interface ThumbnailWork {
   imageId: string
   format: ImageFormat
   originalKey: string
-  /** Heights still pending that the owner's tier grants now. */
+  /** Heights still pending that the owner's tier grants now, or that were asked for explicitly. */
   owedHeights: number[]
 }
 
@@ -24,7 +24,7 @@ export class ThumbnailsRepository {
     if (!image) return undefined
     const pending = await this.db
       .selectFrom('thumbnails')
-      .select('height')
+      .select(['height', 'requested'])
       .where('image_id', '=', imageId)
       .where('status', '=', 'pending')
       .orderBy('height')
@@ -34,7 +34,7 @@ export class ThumbnailsRepository {
       imageId: image.id,
       format: image.format,
       originalKey: image.original_key,
-      owedHeights: pending.map((p) => p.height).filter((h) => granted.has(h)),
+      owedHeights: pending.filter((p) => p.requested || granted.has(p.height)).map((p) => p.height),
     }
   }
 
@@ -64,8 +64,31 @@ export class ThumbnailsRepository {
   }
 
   /**
-   * Images with thumbnails owed (pending, and a height the owner's tier grants now) since before the
-   * cutoff: work Redis may have lost. Oldest first, so a backlog cannot starve the oldest work.
+   * Failed rows of these images that are still owed (granted by the owner's tier now, or asked for)
+   * go back to pending for another attempt; the worker renders only pending rows. Returns how many.
+   */
+  async retryFailed(imageIds: readonly string[]): Promise<number> {
+    if (imageIds.length === 0) return 0
+    const result = await sql`
+      update thumbnails set status = 'pending', error = null, updated_at = now()
+      from images, users, tiers
+      where images.id = thumbnails.image_id and users.id = images.owner_id and tiers.id = users.tier_id
+        and thumbnails.image_id = any(${[...imageIds]}::uuid[])
+        and thumbnails.status = 'failed'
+        and (thumbnails.requested or thumbnails.height = any(tiers.thumbnail_heights))
+    `.execute(this.db)
+    return Number(result.numAffectedRows ?? 0)
+  }
+
+  /** A thumbnail's status and, once it failed, why; undefined when there is no such row (or image). */
+  findStatus(imageId: string, height: number): Promise<{ status: ThumbnailStatus; error: string | null } | undefined> {
+    return this.db.selectFrom('thumbnails').select(['status', 'error']).where('image_id', '=', imageId).where('height', '=', height).executeTakeFirst()
+  }
+
+  /**
+   * Images with thumbnails owed (pending, and a height the owner's tier grants now or one asked for
+   * explicitly) since before the cutoff: work Redis may have lost. Oldest first, so a backlog cannot
+   * starve the oldest work.
    */
   async listImagesPendingSince(cutoff: Date, limit: number): Promise<string[]> {
     const rows = await this.db
@@ -77,7 +100,7 @@ export class ThumbnailsRepository {
       .select((eb) => eb.fn.min('thumbnails.updated_at').as('oldest'))
       .where('thumbnails.status', '=', 'pending')
       .where('thumbnails.updated_at', '<', cutoff)
-      .where(sql<boolean>`thumbnails.height = any(tiers.thumbnail_heights)`)
+      .where(sql<boolean>`(thumbnails.requested or thumbnails.height = any(tiers.thumbnail_heights))`)
       .groupBy('thumbnails.image_id')
       .orderBy('oldest')
       .limit(limit)

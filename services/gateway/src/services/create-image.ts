@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { ImageFormat, ImageWithThumbnails, UserWithTier } from '@imageapi/db'
+import type { ImageFormat, ImageWithThumbnails, NewImage, UserWithTier } from '@imageapi/db'
 import type { ProbeResult } from '@imageapi/image-probe'
 
 export const CONTENT_TYPES: Record<ImageFormat, string> = { png: 'image/png', jpeg: 'image/jpeg' }
@@ -10,25 +10,30 @@ export function originalKey(imageId: string, format: ImageFormat): string {
   return `originals/${imageId}.${EXTENSIONS[format]}`
 }
 
+/** Writes the rows of a new image (one transaction): the image, one pending row per height owed, and whatever goes with them. */
+export type ImageRowsWriter<T extends { image: ImageWithThumbnails }> = (image: NewImage, tierHeights: readonly number[]) => Promise<T>
+
 /**
  * Stores a checked upload: object first, then the image row and one pending row per height the
  * owner's tier grants (one transaction), then one job. The key is built from the image id, never
  * from the client's file name. If the rows cannot be written the object is removed again; if the
  * job cannot be queued the rows still say what is owed and the reconciler queues it later.
+ * `writeRows` lets a caller add rows of its own to the transaction.
  */
-export async function createImage(
+export async function createImage<T extends { image: ImageWithThumbnails } = { image: ImageWithThumbnails }>(
   app: FastifyInstance,
   request: FastifyRequest,
   owner: UserWithTier,
   upload: { path: string; image: ProbeResult; title: string },
-): Promise<ImageWithThumbnails> {
+  writeRows: ImageRowsWriter<T> = async (image, heights) => ({ image: await app.repos.images.createWithThumbnails(image, heights) }) as T,
+): Promise<T> {
   const imageId = randomUUID()
   const format = upload.image.format
   const key = originalKey(imageId, format)
   await app.storage.putFile(key, upload.path, CONTENT_TYPES[format])
-  let created: ImageWithThumbnails
+  let created: T
   try {
-    created = await app.repos.images.createWithThumbnails(
+    created = await writeRows(
       {
         id: imageId,
         owner_id: owner.id,
@@ -47,6 +52,6 @@ export async function createImage(
     })
     throw error
   }
-  if (created.thumbnails.length > 0) await app.requestThumbnails({ imageId, requestId: request.id })
+  if (created.image.thumbnails.length > 0) await app.requestThumbnails({ imageId, requestId: request.id })
   return created
 }

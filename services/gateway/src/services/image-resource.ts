@@ -4,7 +4,7 @@ import type { ImageResource } from '../routes/schemas.js'
 
 /**
  * The API's view of an image: only the variants the owner's tier grants now (a height dropped
- * from the tier disappears), each with a signed link once it is ready.
+ * from the tier disappears) and those asked for explicitly, each with a signed link once it is ready.
  */
 export function toImageResource(
   app: FastifyInstance,
@@ -22,7 +22,7 @@ export function toImageResource(
     bytes: image.bytes,
     created_at: image.created_at.toISOString(),
     thumbnails: image.thumbnails
-      .filter((thumbnail) => granted.has(thumbnail.height))
+      .filter((thumbnail) => granted.has(thumbnail.height) || thumbnail.requested)
       .map((thumbnail) => ({
         height: thumbnail.height,
         width: thumbnail.width,

@@ -9,9 +9,16 @@ export interface TestGateway {
   config: GatewayConfig
 }
 
-/** The gateway, in process, on this test file's own Postgres database, Redis prefix and S3 bucket. */
-export async function buildTestGateway(t: Teardown, overrides: Record<string, string> = {}, options: { clock?: () => number } = {}): Promise<TestGateway> {
-  const env = await createTestEnvironment(t)
+/**
+ * The gateway, in process, on this test file's own Postgres database, Redis prefix and S3 bucket
+ * (or on `options.env`, when the test shares one with service processes it started).
+ */
+export async function buildTestGateway(
+  t: Teardown,
+  overrides: Record<string, string> = {},
+  options: { clock?: () => number; env?: TestEnvironment } = {},
+): Promise<TestGateway> {
+  const env = options.env ?? (await createTestEnvironment(t))
   const config = loadGatewayConfig({ ...env.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', NODE_ENV: 'test', ...overrides })
   const app = await buildApp({ config, storage: env.storage, ...(options.clock ? { clock: options.clock } : {}) })
   t.teardown(() => app.close())

@@ -10,6 +10,14 @@ export const LINK_EXPIRED = { error: ['Sorry, the link is expired'] }
 export const LINK_REVOKED = { error: ['Sorry, the link was revoked'] }
 export const LINK_NOT_FOUND = { detail: 'Not found.' }
 
+/** The status of a link that no longer opens: 410 Gone on ours; 403 on the compat paths, as the API we replace answers. */
+interface DeadLinkStatus {
+  expired: number
+  revoked: number
+}
+const NATIVE_DEAD_LINK: DeadLinkStatus = { expired: 410, revoked: 410 }
+const COMPAT_DEAD_LINK: DeadLinkStatus = { expired: 403, revoked: 403 }
+
 // an original's link is re-checked against the owner's tier at least this often by caches
 const ORIGINAL_MAX_AGE = 300
 
@@ -73,7 +81,7 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     return app.storage.openObject(object.objectKey, range)
   }
 
-  async function serve(request: FastifyRequest<{ Params: { token: string } }>, reply: FastifyReply) {
+  async function serve(request: FastifyRequest<{ Params: { token: string } }>, reply: FastifyReply, dead: DeadLinkStatus) {
     const nowMs = app.clock()
     const nowSeconds = Math.floor(nowMs / 1000)
     const token = checkToken(app.linkSigner, request.params.token, nowSeconds)
@@ -83,7 +91,7 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     }
     if (token.kind === 'expired') {
       linkRequests.inc({ outcome: 'expired' })
-      return reply.code(410).header('cache-control', 'no-store').send(LINK_EXPIRED)
+      return reply.code(dead.expired).header('cache-control', 'no-store').send(LINK_EXPIRED)
     }
     const outcome = await rightsFor(request.params.token, token.claims)
     if (outcome.kind === 'not_found') {
@@ -92,7 +100,7 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     }
     if (outcome.kind === 'revoked') {
       linkRequests.inc({ outcome: 'revoked' })
-      return reply.code(410).header('cache-control', 'no-store').send(LINK_REVOKED)
+      return reply.code(dead.revoked).header('cache-control', 'no-store').send(LINK_REVOKED)
     }
 
     const expiresAt = token.claims.expiresAt
@@ -107,7 +115,7 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
       const lifetime = Math.min(options.redirect.maxSeconds, secondsLeft ?? options.redirect.maxSeconds)
       if (lifetime < 1) {
         linkRequests.inc({ outcome: 'expired' })
-        return reply.code(410).header('cache-control', 'no-store').send(LINK_EXPIRED)
+        return reply.code(dead.expired).header('cache-control', 'no-store').send(LINK_EXPIRED)
       }
       const location = await options.redirect.storage.presignedGetUrl(outcome.objectKey, lifetime, {
         contentType: outcome.contentType,
@@ -149,7 +157,11 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
   }
 
   // GET and HEAD on one route: fastify's automatic HEAD route would reset Content-Length to 0
-  app.route<{ Params: { token: string } }>({ method: ['GET', 'HEAD'], url: '/v/:token', handler: serve })
+  app.route<{ Params: { token: string } }>({ method: ['GET', 'HEAD'], url: '/v/:token', handler: (request, reply) => serve(request, reply, NATIVE_DEAD_LINK) })
+  // The links of the compat list (/api/view/{token}/): the same tokens and checks, with that API's status for a dead link.
+  for (const url of ['/api/view/:token', '/api/view/:token/']) {
+    app.route<{ Params: { token: string } }>({ method: ['GET', 'HEAD'], url, handler: (request, reply) => serve(request, reply, COMPAT_DEAD_LINK) })
+  }
 }
 
 export default viewLink

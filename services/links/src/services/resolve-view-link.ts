@@ -44,8 +44,8 @@ export function checkToken(signer: LinkSigner, token: string, nowSeconds: number
 
 /**
  * What a genuine, live token may open now: the image exists, its owner is active, the owner's tier
- * still grants the variant, the thumbnail is ready and, for an expiring link, its row exists and
- * has not been revoked.
+ * still grants the variant (or it was asked for explicitly), the thumbnail is ready and, for an
+ * expiring link, its row exists and has not been revoked.
  */
 export async function checkRights(repos: Repositories, claims: LinkClaims): Promise<RightsOutcome> {
   const { imageId, variant, linkId } = claims
@@ -66,9 +66,10 @@ export async function checkRights(repos: Repositories, claims: LinkClaims): Prom
     if (!tier.original_link) return { kind: 'not_found' }
     return { kind: 'serve', objectKey: image.original_key, bytes: image.bytes, etag: strongEtag(image.id, 'original', image.bytes), ...common }
   }
-  if (!tier.thumbnail_heights.includes(variant)) return { kind: 'not_found' }
   const thumbnail = found.thumbnails.find((t) => t.height === variant)
-  if (!thumbnail || thumbnail.status !== 'ready' || !thumbnail.object_key || thumbnail.bytes === null) return { kind: 'not_found' }
+  // a rendition asked for explicitly (a compat custom box) does not depend on the tier's heights
+  if (!thumbnail || !(thumbnail.requested || tier.thumbnail_heights.includes(variant))) return { kind: 'not_found' }
+  if (thumbnail.status !== 'ready' || !thumbnail.object_key || thumbnail.bytes === null) return { kind: 'not_found' }
   return {
     kind: 'serve',
     objectKey: thumbnail.object_key,

@@ -2,10 +2,13 @@ import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { UserWithTier } from '@imageapi/db'
 
-/** Claims of our JWTs: `typ` keeps a refresh token from passing for an access token, and back. */
+/**
+ * Claims of our JWTs: `typ` keeps a refresh token from passing for an access token, and back
+ * (and the admin console's cookie, see require-admin.ts, from passing for either).
+ */
 export interface TokenClaims {
   sub: string
-  typ: 'access' | 'refresh'
+  typ: 'access' | 'refresh' | 'admin-cookie'
 }
 
 declare module '@fastify/jwt' {

@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http'
 import { ImageRejectedError } from '@imageapi/image-probe'
 import { StorageUnavailableError } from '@imageapi/storage'
 import { isDatabaseUnavailable } from '@imageapi/db'
+import { AccountError } from '@imageapi/accounts'
 
 /** An error a route means to show the client: status, a message that says what is wrong, and the field at fault. */
 export class ApiError extends Error {
@@ -27,6 +28,9 @@ export interface ErrorBody {
 export function errorBody(statusCode: number, message: string, field?: string): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, ...(field ? { field } : {}) }
 }
+
+/** The admin rules (shared with the CLI) say why they refused; the status follows from it. */
+const ACCOUNT_ERROR_STATUS: Record<AccountError['reason'], number> = { invalid: 400, not_found: 404, conflict: 409 }
 
 const IMAGE_REJECTION_STATUS: Record<ImageRejectedError['code'], number> = {
   empty: 400,
@@ -61,6 +65,7 @@ function validationField(error: FastifyError): string | undefined {
 export function toErrorResponse(error: unknown, request: FastifyRequest): ErrorBody {
   if (error instanceof ApiError) return errorBody(error.statusCode, error.message, error.field)
   if (error instanceof ImageRejectedError) return errorBody(IMAGE_REJECTION_STATUS[error.code], error.message, 'image')
+  if (error instanceof AccountError) return errorBody(ACCOUNT_ERROR_STATUS[error.reason], error.message, error.reason === 'not_found' ? undefined : error.field)
   if (error instanceof StorageUnavailableError || isDatabaseUnavailable(error)) {
     request.log.warn({ err: error }, 'dependency unavailable')
     return errorBody(503, 'the service is temporarily unavailable, try again shortly')

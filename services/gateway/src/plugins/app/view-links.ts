@@ -7,6 +7,8 @@ export const VIEW_PATH = '/v/'
 
 export interface ViewLinks {
   signer: LinkSigner
+  /** This deployment's public address, without a trailing slash. */
+  baseUrl(request: FastifyRequest): string
   /** Absolute URL of a view link, on this deployment's public address. */
   urlFor(request: FastifyRequest, claims: LinkClaims): string
 }
@@ -27,6 +29,7 @@ export default fp<{ signingKeys: string; publicUrl?: string }>(
     const signer = createLinkSigner(parseSigningKeys(options.signingKeys))
     app.decorate('viewLinks', {
       signer,
+      baseUrl: (request) => publicBaseUrl(request, options.publicUrl),
       urlFor: (request, claims) => `${publicBaseUrl(request, options.publicUrl)}${VIEW_PATH}${signer.sign(claims)}`,
     })
   },

@@ -20,6 +20,12 @@ export default fp(
           { name: 'auth', description: 'Access and refresh tokens' },
           { name: 'images', description: 'Upload, list and delete images' },
           { name: 'links', description: 'Signed view links' },
+          { name: 'admin', description: 'Tiers, users, backfills and the thumbnail queue; admins only (others get 403)' },
+          {
+            name: 'compat',
+            description:
+              'Legacy: the routes of the Django API imageapi replaces, with its status codes and bodies, kept so that its clients work unchanged. Deprecated: new clients should use the images and links routes.',
+          },
         ],
       },
     })

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import { errorResponses, ImageIdParams } from '../schemas.js'
 import { imageNotFound, parseImageId } from './get-image.js'
+import { deleteImageAndFiles } from '../../services/delete-image.js'
 
 const deleteImage: FastifyPluginAsyncTypebox = async (app) => {
   app.delete(
@@ -17,16 +18,7 @@ const deleteImage: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const keys = await app.repos.images.deleteByOwner(parseImageId(request.params.id), request.account.id)
-      if (!keys) throw imageNotFound()
-      // The rows are gone, so every link is dead already; the objects follow. Should storage
-      // fail now, object_deletions still lists them and the worker's sweeper removes them later.
-      try {
-        await app.storage.removeObjects(keys)
-        await app.repos.objectDeletions.confirm(keys)
-      } catch (error) {
-        request.log.warn({ err: error, imageId: request.params.id }, 'objects left for the sweeper')
-      }
+      if (!(await deleteImageAndFiles(app, request, parseImageId(request.params.id), request.account.id))) throw imageNotFound()
       return reply.code(204).send(null)
     },
   )

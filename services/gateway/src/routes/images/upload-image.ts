@@ -71,7 +71,7 @@ const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, o
       try {
         if (!upload.path) throw new ApiError(400, 'no file was sent in the field "image"', 'image')
         const title = validateTitle(upload.fields.title)
-        const image = await createImage(app, request, request.account, { path: upload.path, image: upload.image, title })
+        const { image } = await createImage(app, request, request.account, { path: upload.path, image: upload.image, title })
         app.uploadMetrics.uploads.inc({ outcome: 'accepted' })
         app.uploadMetrics.bytes.inc(image.bytes)
         return reply.code(201).header('location', `/api/images/${image.id}`).send(toImageResource(app, request, image, request.account.tier))

@@ -1,0 +1,146 @@
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely'
+import type { Backfill, BackfillReason, Database, ThumbnailStatus } from '../schema.js'
+
+/** Whose images a re-tiering touches: every user of a tier, or one user. */
+export type RetierScope = { tierId: number } | { userId: string }
+
+/** A backfill and how far it got, counted from its thumbnail rows. */
+export interface BackfillProgress extends Backfill {
+  /** The tier's name now; null once the tier is deleted (or for a user moved off it since). */
+  tier_name: string | null
+  /** Thumbnails it owes in all: its rows still there (a deleted image takes its rows along). */
+  total: number
+  done: number
+  failed: number
+  pending: number
+}
+
+function scopeCondition(scope: RetierScope) {
+  return 'tierId' in scope ? sql<boolean>`users.tier_id = ${scope.tierId}` : sql<boolean>`users.id = ${scope.userId}`
+}
+
+/**
+ * Brings the thumbnail rows of every image in scope in line with its owner's tier as the
+ * transaction sees it now; call it in the transaction that changed the tier or moved the user.
+ *
+ * - Rows of heights the tier no longer grants that hold no object (pending or failed) are deleted:
+ *   the worker would skip them forever, and a later re-grant starts them afresh. Rows asked for
+ *   explicitly stay (they are owed whatever the tier grants).
+ * - Ready rows of heights no longer granted are kept, with their objects: listings and links
+ *   already hide them (both check the tier), a re-grant shows them again at once, and they go
+ *   with their image.
+ * - Every granted height an image lacks gets a pending row, tagged with a new backfill.
+ *
+ * Returns the backfill, or undefined when nothing new is owed.
+ */
+export async function retierThumbnails(
+  trx: Transaction<Database>,
+  scope: RetierScope,
+  origin: { reason: BackfillReason; tierId?: number; userId?: string },
+): Promise<Backfill | undefined> {
+  const inScope = scopeCondition(scope)
+  await sql`
+    delete from thumbnails
+    using images, users, tiers
+    where thumbnails.image_id = images.id and users.id = images.owner_id and tiers.id = users.tier_id
+      and ${inScope}
+      and thumbnails.status <> 'ready' and not thumbnails.requested
+      and not (thumbnails.height = any(tiers.thumbnail_heights))
+  `.execute(trx)
+
+  const backfill = await trx
+    .insertInto('backfills')
+    .values({ reason: origin.reason, tier_id: origin.tierId ?? null, user_id: origin.userId ?? null, heights: [], images: 0 })
+    .returning('id')
+    .executeTakeFirstOrThrow()
+  const added = await sql<{ images: number; heights: number[] }>`
+    with added as (
+      insert into thumbnails (image_id, height, backfill_id)
+      select images.id, granted.height, ${backfill.id}::uuid
+      from images
+      join users on users.id = images.owner_id
+      join tiers on tiers.id = users.tier_id
+      cross join lateral unnest(tiers.thumbnail_heights) as granted(height)
+      where ${inScope}
+      on conflict (image_id, height) do nothing
+      returning image_id, height
+    )
+    select count(distinct image_id)::int as images, coalesce(array_agg(distinct height order by height), '{}') as heights from added
+  `.execute(trx)
+  const { images, heights } = added.rows[0] ?? { images: 0, heights: [] }
+  if (images === 0) {
+    await trx.deleteFrom('backfills').where('id', '=', backfill.id).execute()
+    return undefined
+  }
+  return trx.updateTable('backfills').set({ images, heights }).where('id', '=', backfill.id).returningAll().executeTakeFirstOrThrow()
+}
+
+function countRows(eb: ExpressionBuilder<Database, 'backfills'>, status: ThumbnailStatus) {
+  return eb
+    .selectFrom('thumbnails')
+    .select((count) => count.fn.countAll<number>().as('count'))
+    .whereRef('thumbnails.backfill_id', '=', 'backfills.id')
+    .where('thumbnails.status', '=', status)
+}
+
+export class BackfillsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * Every image of the tier's users gets a pending row for each granted height it lacks: repairs
+   * whatever a change left out (an upload racing a tier change, rows deleted by hand).
+   */
+  requestForTier(tierId: number): Promise<Backfill | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      // a concurrent change of the tier's heights waits for this, and this for it
+      await trx.selectFrom('tiers').select('id').where('id', '=', tierId).forShare().executeTakeFirst()
+      return retierThumbnails(trx, { tierId }, { reason: 'requested', tierId })
+    })
+  }
+
+  async find(id: string): Promise<BackfillProgress | undefined> {
+    const [found] = await this.selectProgress().where('backfills.id', '=', id).execute()
+    return found && withTotal(found)
+  }
+
+  /** The latest backfills, newest first. */
+  async listRecent(limit: number): Promise<BackfillProgress[]> {
+    const rows = await this.selectProgress().orderBy('backfills.created_at', 'desc').limit(limit).execute()
+    return rows.map(withTotal)
+  }
+
+  /** Ids of the images whose rows in this backfill are still pending, in pages, for queueing. */
+  async *pendingImagePages(id: string, pageSize = 500): AsyncGenerator<string[]> {
+    let after: string | undefined
+    for (;;) {
+      let query = this.db
+        .selectFrom('thumbnails')
+        .select('image_id')
+        .distinct()
+        .where('backfill_id', '=', id)
+        .where('status', '=', 'pending')
+      if (after !== undefined) query = query.where('image_id', '>', after)
+      const rows = await query.orderBy('image_id').limit(pageSize).execute()
+      if (rows.length === 0) return
+      yield rows.map((row) => row.image_id)
+      if (rows.length < pageSize) return
+      after = rows[rows.length - 1]!.image_id
+    }
+  }
+
+  private selectProgress() {
+    return this.db
+      .selectFrom('backfills')
+      .leftJoin('tiers', 'tiers.id', 'backfills.tier_id')
+      .selectAll('backfills')
+      .select('tiers.name as tier_name')
+      .select((eb) => [countRows(eb, 'ready').as('done'), countRows(eb, 'failed').as('failed'), countRows(eb, 'pending').as('pending')])
+  }
+}
+
+function withTotal(row: Omit<BackfillProgress, 'total' | 'done' | 'failed' | 'pending'> & { done: number | null; failed: number | null; pending: number | null }): BackfillProgress {
+  const done = Number(row.done ?? 0)
+  const failed = Number(row.failed ?? 0)
+  const pending = Number(row.pending ?? 0)
+  return { ...row, done, failed, pending, total: done + failed + pending }
+}

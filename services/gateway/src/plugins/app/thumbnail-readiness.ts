@@ -1,0 +1,74 @@
+import fp from 'fastify-plugin'
+import { createThumbnailQueueEvents, thumbnailJobId } from '@imageapi/queue'
+
+/** How a wait for one thumbnail ended; `pending` means the time ran out first (the work goes on). */
+export type ThumbnailWaitOutcome = { status: 'ready' } | { status: 'failed'; error: string } | { status: 'gone' } | { status: 'pending' }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Resolves once the thumbnail row is no longer pending, or after `timeoutMs` with `pending`. */
+    waitForThumbnail(imageId: string, height: number, timeoutMs: number): Promise<ThumbnailWaitOutcome>
+  }
+}
+
+// A small image renders in tens of milliseconds: re-read soon, then back off.
+const FIRST_RECHECK_MS = 50
+const MAX_RECHECK_MS = 1_000
+
+/**
+ * Waits on the row, which is the truth, and re-reads it when the image's job completes or fails:
+ * one QueueEvents connection per process serves every wait, so a wait costs a handful of primary
+ * key reads rather than a poll every few milliseconds. Events are only a wake-up call: a missed one
+ * (Redis away, the job lost and queued again by the reconciler) costs at most one backoff step.
+ */
+export default fp<{ redisUrl: string; prefix: string }>(
+  async (app, options) => {
+    const events = createThumbnailQueueEvents(options)
+    events.on('error', (error) => app.log.warn({ err: error }, 'thumbnail queue events error; waits fall back to re-reading'))
+    const wakers = new Map<string, Set<() => void>>()
+    const wake = ({ jobId }: { jobId: string }) => wakers.get(jobId)?.forEach((waker) => waker())
+    events.on('completed', wake)
+    events.on('failed', wake)
+    app.addHook('onClose', async () => events.close())
+
+    app.decorate('waitForThumbnail', async (imageId: string, height: number, timeoutMs: number): Promise<ThumbnailWaitOutcome> => {
+      const jobId = thumbnailJobId(imageId)
+      // real time, not app.clock: tests move the clock to expire links, not to skip waiting
+      const deadline = Date.now() + timeoutMs
+      let signalled = false
+      let interrupt: (() => void) | undefined
+      const waker = () => {
+        signalled = true
+        interrupt?.()
+      }
+      const waiting = wakers.get(jobId) ?? new Set()
+      waiting.add(waker)
+      wakers.set(jobId, waiting)
+      try {
+        for (let pause = FIRST_RECHECK_MS; ; pause = Math.min(pause * 2, MAX_RECHECK_MS)) {
+          // an event arriving during the read makes the next read happen at once
+          signalled = false
+          const row = await app.repos.thumbnails.findStatus(imageId, height)
+          if (!row) return { status: 'gone' }
+          if (row.status === 'ready') return { status: 'ready' }
+          if (row.status === 'failed') return { status: 'failed', error: row.error ?? 'rendering failed' }
+          const left = deadline - Date.now()
+          if (left <= 0) return { status: 'pending' }
+          if (signalled) continue
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(pause, left))
+            interrupt = () => {
+              clearTimeout(timer)
+              resolve()
+            }
+          })
+          interrupt = undefined
+        }
+      } finally {
+        waiting.delete(waker)
+        if (waiting.size === 0) wakers.delete(jobId)
+      }
+    })
+  },
+  { name: 'thumbnail-readiness', dependencies: ['database'] },
+)

@@ -1,0 +1,116 @@
+import { tmpdir } from 'node:os'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@fastify/type-provider-typebox'
+import { checkCompatForm, CUSTOM_BOX, type CompatRouteKind } from '../../services/compat-form.js'
+import { createCompatUpload, mayUseRoute } from '../../services/compat-uploads.js'
+import { receiveForm, type ReceivedForm } from '../../services/receive-upload.js'
+import { EXPIRING_LINK_SECONDS } from '../../services/expiring-links.js'
+import { TITLE_MAX_LENGTH, type UploadRouteOptions } from '../images/upload-image.js'
+import { COMPAT_DOCS, CompatDetail, CompatFieldErrors, LEGACY_NOTE, PERMISSION_DENIED } from './schemas.js'
+
+const UPLOADED = { status: 'Uploaded' } as const
+const STILL_PROCESSING = {
+  detail: 'The image was uploaded and is still being processed; it is in /api/list/ already and its link opens once it is ready. Do not upload it again.',
+}
+
+const ROUTES: Array<{ path: string; kind: CompatRouteKind; asks: string }> = [
+  { path: '/api/upload/small/', kind: 'small', asks: 'the 200 px high thumbnail (tiers whose heights include 200)' },
+  { path: '/api/upload/medium/', kind: 'medium', asks: 'the 400 px high thumbnail (tiers whose heights include 400)' },
+  { path: '/api/upload/orginal/', kind: 'original', asks: 'the original file (tiers with original links; the path is spelled as that API spelled it)' },
+  { path: '/api/upload/original/', kind: 'original', asks: 'the original file (tiers with original links)' },
+  { path: '/api/upload/custom/', kind: 'custom', asks: `a rendition that fits inside \`width\` × \`height\` (${CUSTOM_BOX.min}–${CUSTOM_BOX.max} px each), aspect kept (admins)` },
+]
+
+/** The form sent as JSON or urlencoded fields: nothing in it can be a file, as DRF would say. */
+function formFromBody(body: unknown): ReceivedForm {
+  const fields: Record<string, string> = {}
+  let sentImage = false
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    for (const [name, value] of Object.entries(body)) {
+      if (name === 'image') sentImage = true
+      else if (['string', 'number', 'boolean'].includes(typeof value)) fields[name] = String(value)
+    }
+  }
+  return sentImage ? { fields, problem: { kind: 'not_a_file' } } : { fields }
+}
+
+export interface CompatUploadRouteOptions extends UploadRouteOptions {
+  /** How long to wait for the variant before answering 503 "still processing". */
+  waitMs: number
+}
+
+const uploadCompatImage: FastifyPluginAsyncTypebox<CompatUploadRouteOptions> = async (app, options) => {
+  const limits = { maxBytes: options.maxBytes, maxPixels: options.maxPixels, tmpDir: options.tmpDir ?? tmpdir() }
+
+  for (const route of ROUTES) {
+    // as there: authentication, then the permission (403 before the form is read), then the form
+    const mayUse = async (request: FastifyRequest, reply: FastifyReply) => {
+      if (!mayUseRoute(route.kind, request.account)) return reply.code(403).send(PERMISSION_DENIED)
+    }
+    app.post(
+      route.path,
+      {
+        preHandler: [
+          app.authenticate,
+          mayUse,
+          app.rateLimited(
+            { name: 'upload-user', limit: options.perUserPerWindow, key: (request) => request.account?.id },
+            { name: 'upload-ip', limit: options.perIpPerWindow, key: (request) => request.ip },
+          ),
+        ],
+        // the body is a stream read by the handler; this schema documents it and is not used to validate
+        validatorCompiler: () => () => true,
+        schema: {
+          ...COMPAT_DOCS,
+          summary: `Upload an image; its entry in /api/list/ links to ${route.asks}`,
+          description: `${LEGACY_NOTE}\n\nMultipart form: \`title\` (required, at most ${TITLE_MAX_LENGTH} characters), \`image\` (PNG or JPEG, at most ${options.maxBytes} bytes and ${options.maxPixels} pixels), \`expired_time\` (optional, ${EXPIRING_LINK_SECONDS.min}–${EXPIRING_LINK_SECONDS.max} seconds, for tiers with expiring links; empty means none)${route.kind === 'custom' ? ', `height` and `width` (required)' : ''}. The image is stored like any upload (every thumbnail of your tier is made); the answer comes once the requested file exists, or 503 after COMPAT_UPLOAD_WAIT_MS (the work goes on). Errors are lists of messages by field.`,
+          security: [{ bearerAuth: [] }],
+          consumes: ['multipart/form-data'],
+          body: Type.Object({
+            title: Type.String({ maxLength: TITLE_MAX_LENGTH }),
+            image: Type.String({ format: 'binary' }),
+            expired_time: Type.Optional(Type.Integer({ minimum: EXPIRING_LINK_SECONDS.min, maximum: EXPIRING_LINK_SECONDS.max })),
+            ...(route.kind === 'custom'
+              ? { height: Type.Integer({ minimum: CUSTOM_BOX.min, maximum: CUSTOM_BOX.max }), width: Type.Integer({ minimum: CUSTOM_BOX.min, maximum: CUSTOM_BOX.max }) }
+              : {}),
+          }),
+          response: {
+            201: Type.Object({ status: Type.Literal('Uploaded') }),
+            400: CompatFieldErrors,
+            401: Type.Ref('AuthError'),
+            403: CompatDetail,
+            413: CompatFieldErrors,
+            429: Type.Ref('Error'),
+            503: CompatDetail,
+          },
+        },
+      },
+      async (request, reply) => {
+        const account = request.account
+        const form = request.isMultipart() ? await receiveForm(request, limits) : formFromBody(request.body)
+        try {
+          const checked = checkCompatForm(route.kind, account, { fields: form.fields, hasFile: form.file !== undefined, problem: form.problem })
+          if (!checked.ok) {
+            app.uploadMetrics.uploads.inc({ outcome: `invalid_${Object.keys(checked.errors)[0]}` })
+            return reply.code(checked.status).send(checked.errors)
+          }
+          const file = form.file!
+          const outcome = await createCompatUpload(app, request, account, { kind: route.kind, path: file.path, image: file.image, values: checked.values, waitMs: options.waitMs })
+          if (outcome.kind === 'invalid') {
+            app.uploadMetrics.uploads.inc({ outcome: `invalid_${Object.keys(outcome.errors)[0]}` })
+            return reply.code(400).send(outcome.errors)
+          }
+          app.uploadMetrics.uploads.inc({ outcome: 'accepted' })
+          app.uploadMetrics.bytes.inc(file.image.bytes)
+          if (outcome.kind === 'processing') return reply.code(503).header('retry-after', '5').send(STILL_PROCESSING)
+          return reply.code(201).send(UPLOADED)
+        } finally {
+          await form.file?.discard()
+        }
+      },
+    )
+  }
+}
+
+export default uploadCompatImage

@@ -1,0 +1,107 @@
+import t from 'tap'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import sharp from 'sharp'
+import { chromium } from 'playwright-core'
+import { createTestEnvironment, createTestUser, jpegImage, pngImage, startService, waitFor } from '@imageapi/testkit'
+import { buildApp } from '../src/app.js'
+import { loadGatewayConfig } from '../src/config.js'
+import { uploadImage } from './helpers/admin.js'
+import { login } from './helpers/build-test-app.js'
+
+// The admin console in Debian's Chromium, against a listening gateway, the links service and a
+// real worker: an admin signs in (keyboard only), creates a tier, moves a user with images onto
+// it and watches the backfill finish; the user's listing then has the new heights, for real.
+const CHROMIUM = '/usr/bin/chromium'
+const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url))
+
+interface ListedImage {
+  id: string
+  thumbnails: Array<{ height: number; width: number | null; status: string; url: string | null }>
+}
+
+t.test('an admin re-tiers a user from the console and the new thumbnails are made', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}` }, async (t) => {
+  const env = await createTestEnvironment(t)
+  const [links, worker] = await Promise.all([startService(t, 'links', env.env), startService(t, 'thumbnail-worker', env.env)])
+  const app = await buildApp({ config: loadGatewayConfig({ ...env.env, LINKS_URL: links.url!, LOG_LEVEL: 'silent', NODE_ENV: 'test' }), storage: env.storage })
+  t.teardown(() => app.close())
+  const base = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1')
+
+  const admin = await createTestUser(env.repos, 'Enterprise', { isAdmin: true })
+  const owner = await createTestUser(env.repos, 'Basic')
+  const ownerToken = (await login(app, owner.email, owner.password)).access
+  // over HTTP, so the links in it point at the listening gateway
+  const listing = async (): Promise<ListedImage[]> => ((await (await fetch(`${base}/api/images`, { headers: { authorization: `Bearer ${ownerToken}` } })).json()) as { items: ListedImage[] }).items
+  await uploadImage(app, ownerToken, await jpegImage(900, 600), 'landscape.jpg')
+  await uploadImage(app, ownerToken, await pngImage(600, 800), 'portrait.png')
+  await waitFor(async () => (await listing()).every((image) => image.thumbnails.every((x) => x.status === 'ready')), { what: 'the Basic thumbnails' })
+
+  const profile = await mkdtemp(join(tmpdir(), 'imageapi-chromium-'))
+  t.teardown(() => rm(profile, { recursive: true, force: true }))
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    // a phone: the console must work there
+    viewport: { width: 390, height: 844 },
+  })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage()
+  const problems: string[] = []
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text())
+  })
+  page.on('pageerror', (error) => problems.push(error.message))
+
+  await page.goto(`${base}/admin`)
+  await page.getByLabel('Email', { exact: true }).focus()
+  await page.keyboard.type(admin.email)
+  await page.keyboard.press('Tab')
+  await page.keyboard.type(admin.password)
+  await page.keyboard.press('Enter')
+  await page.getByRole('heading', { name: 'Tiers' }).waitFor()
+
+  await page.getByLabel('Name', { exact: true }).fill('Gallery')
+  await page.getByLabel('Thumbnail heights').fill('120, 640')
+  await page.getByRole('button', { name: 'Create tier' }).click()
+  await page.getByRole('status').filter({ hasText: 'Tier Gallery created.' }).waitFor()
+  await page.getByRole('cell', { name: '120 px, 640 px' }).waitFor()
+
+  await page.getByRole('button', { name: 'Users' }).click()
+  await page.getByLabel('Email contains').fill(owner.email)
+  await page.getByRole('button', { name: 'Find' }).click()
+  await page.getByLabel(`Tier of ${owner.email}`).selectOption('Gallery')
+  await page.getByRole('button', { name: `Move ${owner.email} to the chosen tier` }).click()
+  await page.getByText('Backfill finished: 4 of 4 thumbnails made.').waitFor({ timeout: 60_000 })
+  await mkdir(ARTIFACTS, { recursive: true })
+  await page.screenshot({ path: join(ARTIFACTS, 'admin-console-backfill.png'), fullPage: true })
+
+  await page.getByRole('button', { name: 'Queue' }).click()
+  await page.getByText('Processing is running.').waitFor()
+  await page.getByRole('cell', { name: '4/4 ✓' }).waitFor()
+  t.same(problems, [], 'no script or CSP errors in the console')
+
+  // the console's cookie opens the queue dashboard in the same browser
+  await page.getByRole('link', { name: 'Open the queue dashboard' }).click()
+  await page.waitForURL(/\/admin\/queues\/?$/)
+  t.equal(await page.title(), 'imageapi queues')
+
+  const images = await listing()
+  t.equal(images.length, 2)
+  for (const image of images) {
+    t.same(image.thumbnails.map((x) => [x.height, x.status]), [[120, 'ready'], [640, 'ready']], 'the new heights only')
+    for (const thumbnail of image.thumbnails) {
+      const file = await fetch(thumbnail.url!)
+      t.equal(file.status, 200)
+      const meta = await sharp(Buffer.from(await file.arrayBuffer())).metadata()
+      t.equal(meta.height, thumbnail.height, 'real pixel height')
+      t.equal(meta.width, thumbnail.width, 'real pixel width')
+    }
+  }
+  t.same(images.map((image) => image.thumbnails.map((x) => x.width)).sort(), [[180, 960], [90, 480]].sort(), 'aspect kept')
+  t.equal(await worker.stop(), 0)
+  t.equal(await links.stop(), 0)
+})
