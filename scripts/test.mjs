@@ -2,17 +2,15 @@
 // Runs every package's tap suite through turbo, then counts the results tap saved for each test
 // file and prints the closing line `N passed, N failed` (one count per top-level test).
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
-const workspaces = ['packages', 'services', 'bench'].flatMap((dir) => {
-  try {
-    return readdirSync(join(root, dir)).map((name) => join(root, dir, name))
-  } catch {
-    return []
-  }
-})
+// every workspace package: a folder with a package.json, as pnpm-workspace.yaml lists them
+const workspaces = [
+  ...['packages', 'services'].flatMap((dir) => readdirSync(join(root, dir)).map((name) => join(root, dir, name))),
+  join(root, 'bench'),
+].filter((dir) => existsSync(join(dir, 'package.json')))
 for (const workspace of workspaces) rmSync(join(workspace, '.tap', 'test-results'), { recursive: true, force: true })
 
 const turbo = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--env-mode=loose', '--continue', `--concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...process.argv.slice(2)], {
