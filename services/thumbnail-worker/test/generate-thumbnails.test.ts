@@ -182,7 +182,8 @@ t.test('running twice, one after the other or at the same time, leaves exactly o
   // a duplicated job: both runs see the rows pending and both write
   const concurrent = await storeImage(env, premium, await jpegImage(1000, 750))
   const results = await Promise.all([generateThumbnails(deps(), concurrent.id), generateThumbnails(deps(), concurrent.id)])
-  t.same(results.map((result) => result.rendered), [[200, 400], [200, 400]])
+  // whether the second run still sees a row pending depends on timing; together they made both
+  t.same([...new Set(results.flatMap((result) => result.rendered))].sort((a, b) => a - b), [200, 400])
   t.same(await thumbnailKeys(env, concurrent.id), [`thumbnails/${concurrent.id}/200.jpg`, `thumbnails/${concurrent.id}/400.jpg`])
   t.same(
     (await thumbnailRows(env, concurrent.id)).map((row) => [row.height, row.status, row.width]),
