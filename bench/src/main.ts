@@ -1,0 +1,95 @@
+// `pnpm bench [names…]`: runs the benchmarks (all, or those named) against the services run as
+// separate processes, and prints for each our figure, the limit measured in the same run, and
+// their ratio. BENCH_QUICK=1: a short smoke run. BENCH_PROFILE=1: services write CPU profiles to
+// bench/results/profiles (summarise them with `pnpm --filter @imageapi/bench run profile-summary`).
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { loadJpeg, loadPng, type BenchInput } from './lib/inputs.js'
+import { describeMachine, machineInfo, type MachineInfo } from './lib/machine.js'
+import { RESULTS_DIR } from './lib/environment.js'
+import { formatResult, type BenchResult } from './lib/report.js'
+import { ensureWrk } from './lib/wrk.js'
+import { waitForQuiet } from './lib/quiet.js'
+import { thumbnailsBenchmark } from './benchmarks/thumbnails.js'
+import { uploadLatencyBenchmark } from './benchmarks/upload-latency.js'
+import { uploadThroughputBenchmark } from './benchmarks/upload-throughput.js'
+import { viewBenchmark } from './benchmarks/view.js'
+import { listingBenchmark } from './benchmarks/listing.js'
+
+export interface BenchContext {
+  quick: boolean
+  jpeg: BenchInput
+  png: BenchInput
+  machine: MachineInfo
+  log(line: string): void
+}
+
+const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchResult>> = {
+  thumbnails: thumbnailsBenchmark,
+  'upload-latency': uploadLatencyBenchmark,
+  'upload-throughput': uploadThroughputBenchmark,
+  view: viewBenchmark,
+  listing: listingBenchmark,
+}
+const ALIASES: Record<string, string> = { thumbnail: 'thumbnails', latency: 'upload-latency', upload: 'upload-latency', throughput: 'upload-throughput', memory: 'upload-throughput', list: 'listing', listings: 'listing', serve: 'view', views: 'view' }
+
+const args = process.argv.slice(2).filter((a) => a !== '--')
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(`usage: pnpm bench [${Object.keys(BENCHMARKS).join('|')}]…   (env: BENCH_QUICK=1, BENCH_PROFILE=1, BENCH_JPEG, BENCH_PNG)`)
+  process.exit(0)
+}
+const names = args.length ? args.map((a) => ALIASES[a] ?? a) : Object.keys(BENCHMARKS)
+for (const name of names) {
+  if (!BENCHMARKS[name]) {
+    console.error(`unknown benchmark "${name}"; choose from: ${Object.keys(BENCHMARKS).join(', ')}`)
+    process.exit(2)
+  }
+}
+
+const quick = process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true'
+const log = (line: string) => process.stderr.write(`${line}\n`)
+const startedAt = new Date()
+if (names.includes('view') || names.includes('listing')) ensureWrk(log)
+const machine = machineInfo()
+
+log(`imageapi benchmarks${quick ? ' (BENCH_QUICK: short smoke run)' : ''}: ${names.join(', ')}`)
+log(describeMachine(machine))
+log('preparing inputs (generated once, then cached in bench/.cache)…')
+const [jpeg, png] = [await loadJpeg(), await loadPng()]
+for (const input of [jpeg, png]) log(`  ${input.name}: ${input.width}×${input.height}, ${(input.data.length / 1e6).toFixed(2)} MB, sha256 ${input.sha256}…, ${input.source}`)
+
+const ctx: BenchContext = { quick, jpeg, png, machine, log }
+const results: BenchResult[] = []
+let failed = false
+for (const name of names) {
+  log(`\n▶ ${name}`)
+  await waitForQuiet(log)
+  try {
+    const result = await BENCHMARKS[name]!(ctx)
+    results.push(result)
+    console.log(formatResult(result))
+  } catch (error) {
+    failed = true
+    console.error(`benchmark ${name} failed:`, error)
+  }
+}
+
+const header = [
+  `# imageapi benchmarks — ${startedAt.toString()}`,
+  '',
+  `command: pnpm bench ${args.join(' ')}${quick ? ' (BENCH_QUICK=1)' : ''}${process.env.BENCH_SERVICE_ENV ? ` (BENCH_SERVICE_ENV="${process.env.BENCH_SERVICE_ENV}")` : ''}`,
+  '',
+  '```',
+  describeMachine(machine),
+  `inputs: ${[jpeg, png].map((i) => `${i.name} ${i.width}×${i.height} ${(i.data.length / 1e6).toFixed(2)} MB (${i.source})`).join('; ')}`,
+  '```',
+].join('\n')
+const markdown = [header, ...results.map(formatResult)].join('\n')
+console.log(`\n${header}`)
+mkdirSync(RESULTS_DIR, { recursive: true })
+const stamp = startedAt.toISOString().replace(/[:.]/g, '-')
+const json = JSON.stringify({ startedAt, quick, machine, inputs: [jpeg, png].map(({ data: _data, ...rest }) => ({ ...rest, bytes: _data.length })), results }, null, 2)
+for (const file of [`${stamp}.json`, 'latest.json']) writeFileSync(join(RESULTS_DIR, file), json)
+for (const file of [`${stamp}.md`, 'latest.md']) writeFileSync(join(RESULTS_DIR, file), `${markdown}\n`)
+log(`\nresults written to ${join(RESULTS_DIR, 'latest.md')} and latest.json (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s in all)`)
+process.exit(failed ? 1 : 0)
