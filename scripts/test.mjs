@@ -13,7 +13,7 @@ const workspaces = [
 ].filter((dir) => existsSync(join(dir, 'package.json')))
 for (const workspace of workspaces) rmSync(join(workspace, '.tap', 'test-results'), { recursive: true, force: true })
 
-const turbo = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--env-mode=loose', '--continue', `--concurrency=${process.env.TEST_CONCURRENCY ?? 3}`, ...process.argv.slice(2)], {
+const turbo = spawnSync('pnpm', ['exec', 'turbo', 'run', 'test', '--env-mode=loose', '--continue', `--concurrency=${process.env.TEST_CONCURRENCY ?? 4}`, ...process.argv.slice(2)], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
