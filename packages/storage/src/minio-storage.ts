@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises'
 import http from 'node:http'
 import https from 'node:https'
 import { Transform, type Readable } from 'node:stream'
-import { buffer, text } from 'node:stream/consumers'
+import { text } from 'node:stream/consumers'
 import { pipeline } from 'node:stream/promises'
 import { Client, type ClientOptions } from 'minio'
 import {
@@ -14,6 +14,7 @@ import {
   type ObjectStorage,
   type PresignedResponseHeaders,
 } from './object-storage.js'
+import { readIntoBuffer } from './read-into-buffer.js'
 
 export interface MinioStorageConfig {
   /** Base URL of the S3 server, e.g. http://127.0.0.1:9000. Buckets are addressed path-style. */
@@ -176,7 +177,7 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
     async openObject(key, range?: ByteRange) {
       const body = await storage.getObject(key, range)
       const length = Number((body as Readable & { headers?: Record<string, string | undefined> }).headers?.['content-length'])
-      if (!Number.isSafeInteger(length)) {
+      if (!Number.isSafeInteger(length) || length < 0) {
         body.destroy()
         throw new StorageUnavailableError(`storage answered ${key} without a Content-Length`)
       }
@@ -184,7 +185,16 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
     },
 
     async getObjectBuffer(key) {
-      return translatingErrors(key, async () => buffer(await client.getObject(bucket, key)))
+      const { body, length } = await storage.openObject(key)
+      try {
+        return await readIntoBuffer(body, length)
+      } catch (error) {
+        // The server answered 200 and then did not deliver the bytes it announced (the connection
+        // was cut, or the body was longer or shorter): a failed transfer, never a short buffer.
+        const translated = translateError(error, key)
+        if (translated instanceof StorageUnavailableError) throw translated
+        throw new StorageUnavailableError(`storage did not send ${key} whole: ${(error as Error).message}`, { cause: error })
+      }
     },
 
     async statObject(key): Promise<ObjectInfo | null> {
