@@ -15,8 +15,10 @@ export const requestIdOptions = { requestIdHeader: 'x-request-id', genReqId: req
 
 /** Returns the request id to the caller, whichever service answers. */
 export function echoRequestId(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
+  // a callback hook, not an async one: this runs on every request, and a promise per request shows in profiles
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    done()
   })
 }
 
@@ -33,4 +35,5 @@ export async function serveUntilSignalled(app: FastifyInstance, options: { host:
   await app.listen({ host: options.host, port: options.port })
 }
 
+export { VIEW_REUSABLE_MS_HEADER } from './view-reuse.js'
 export { operations, type OperationsOptions, type ReadinessCheck } from './operations.js'

@@ -62,10 +62,20 @@ export const operations = fp<OperationsOptions>(
       registers: [registry],
     })
     const operational = new Set(['/healthz', '/readyz', '/metrics'])
-    app.addHook('onResponse', async (request, reply) => {
+    // label sets are few (method × route × status); resolving one from its labels on every request shows in profiles
+    const series = new Map<string, ReturnType<typeof requestDuration.labels>>()
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched'
-      if (operational.has(route)) return
-      requestDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
+      if (!operational.has(route)) {
+        const key = `${request.method} ${reply.statusCode} ${route}`
+        let child = series.get(key)
+        if (!child) {
+          child = requestDuration.labels({ method: request.method, route, status: String(reply.statusCode) })
+          series.set(key, child)
+        }
+        child.observe(reply.elapsedTime / 1000)
+      }
+      done()
     })
 
     const hidden = { schema: { hide: true }, logLevel: 'warn' as const }

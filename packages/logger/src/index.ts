@@ -59,3 +59,4 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   const opts = loggerOptions(rest)
   return destination ? pino(opts, destination) : pino(opts)
 }
+export { LazyChildLogger, lazyChildLoggerFactory } from './lazy-child.js'

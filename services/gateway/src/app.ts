@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { echoRequestId, operations, requestIdOptions } from '@imageapi/http-service'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { loggerOptions } from '@imageapi/logger'
+import { lazyChildLoggerFactory, loggerOptions } from '@imageapi/logger'
 import { pingDatabase, type Database, type Kysely } from '@imageapi/db'
 import { pingQueue } from '@imageapi/queue'
 import { minioConfigFromEnv, type ObjectStorage } from '@imageapi/storage'
@@ -15,6 +15,7 @@ import databasePlugin from './plugins/app/database.js'
 import storagePlugin from './plugins/app/storage.js'
 import thumbnailQueuePlugin from './plugins/app/thumbnail-queue.js'
 import viewLinksPlugin from './plugins/app/view-links.js'
+import viewAnswersPlugin from './plugins/app/view-answers.js'
 import authenticatePlugin from './plugins/app/authenticate.js'
 import metricsPlugin from './plugins/app/metrics.js'
 import rateLimitsPlugin from './plugins/app/rate-limits.js'
@@ -59,6 +60,7 @@ declare module 'fastify' {
 export async function buildApp({ config, db, storage, clock }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions({ name: 'gateway', level: config.LOG_LEVEL }),
+    childLoggerFactory: lazyChildLoggerFactory,
     trustProxy: config.TRUST_PROXY,
     routerOptions: { ignoreTrailingSlash: true },
     // a caller's request id is kept (when sane) so one id follows a request through every service
@@ -84,6 +86,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   })
   await app.register(metricsPlugin)
   await app.register(viewLinksPlugin, { signingKeys: config.LINK_SIGNING_KEYS, ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}) })
+  await app.register(viewAnswersPlugin, { maxBytes: config.VIEW_ANSWER_CACHE_BYTES, maxObjectBytes: config.VIEW_ANSWER_CACHE_MAX_OBJECT_BYTES })
   await app.register(rateLimitsPlugin, { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS })
   await app.register(authenticatePlugin, {
     accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,

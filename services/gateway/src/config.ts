@@ -21,6 +21,13 @@ export const gatewayEnvSchema = Type.Object({
   ...linkSigningEnvSchema,
   /** Where the links service listens; the gateway forwards link paths there. */
   LINKS_URL: Type.String({ pattern: '^https?://', default: 'http://127.0.0.1:8001' }),
+  /**
+   * Memory for answers of hot view links (small thumbnails), kept only as long as the links service
+   * says they stay valid (never past LINK_CHECK_CACHE_MS); 0 turns it off and every view is forwarded.
+   */
+  VIEW_ANSWER_CACHE_BYTES: Type.Integer({ minimum: 0, default: 32 * MiB }),
+  /** Answers larger than this always stream through from the links service. */
+  VIEW_ANSWER_CACHE_MAX_OBJECT_BYTES: Type.Integer({ minimum: 0, default: 256 * 1024 }),
   /** Base of the URLs put in responses, e.g. https://img.example.com; derived from the request when unset. */
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^?#]+$' })),
   TRUST_PROXY: Type.Boolean({ default: false }),

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { echoRequestId, operations, requestIdOptions } from '@imageapi/http-service'
 import { createDatabase, createRepositories, isDatabaseUnavailable, pingDatabase, type Database, type Kysely, type Repositories } from '@imageapi/db'
 import { createLinkSigner, parseSigningKeys, type LinkSigner } from '@imageapi/link-tokens'
-import { loggerOptions } from '@imageapi/logger'
+import { lazyChildLoggerFactory, loggerOptions } from '@imageapi/logger'
 import { createMinioStorage, minioConfigFromEnv, ObjectNotFoundError, StorageUnavailableError, type ObjectStorage } from '@imageapi/storage'
 import type { LinksConfig } from './config.js'
 import viewLink, { LINK_NOT_FOUND } from './routes/view-link.js'
@@ -30,6 +30,7 @@ export interface BuildOptions {
 export async function buildApp({ config, db, storage, clock }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions({ name: 'links', level: config.LOG_LEVEL }),
+    childLoggerFactory: lazyChildLoggerFactory,
     ...requestIdOptions,
     // a token too long for the router, or a path that is not UTF-8, is just a link that does not exist
     frameworkErrors: (error, _request, reply: FastifyReply) => {

@@ -183,3 +183,12 @@ t.test('redirect mode: the presigned URL never outlives the link', async (t) => 
   clock.ms = link.expiresAt * 1000
   t.same((await redirecting.inject({ method: 'GET', url: link.url })).json(), EXPIRED_BODY, 'expired: 410')
 })
+
+t.test('an expiring link close to its end: the reusable time never reaches past the expiry', async (t) => {
+  const link = await expiringLink(200, 300)
+  clock.ms = link.expiresAt * 1000 - 700
+  const response = await app.inject({ method: 'GET', url: link.url })
+  t.equal(response.statusCode, 200)
+  const reusable = Number(response.headers['x-imageapi-reusable-ms'])
+  t.ok(reusable > 0 && reusable <= 700, `reusable for ${reusable} ms of the 700 ms left`)
+})

@@ -3,7 +3,8 @@ import { jpegImage } from '@imageapi/testkit'
 import { buildLinksHarness, getOnce, seedImage, userOnTier, viewPath } from './helpers/links-fixture.js'
 
 // What a working permanent link serves: bytes, type, length, validators, disposition, caching.
-const { app, env, signer, passRightsCache, buildAnother } = await buildLinksHarness(t)
+const harness = await buildLinksHarness(t)
+const { app, env, signer, passRightsCache, buildAnother } = harness
 const premium = await userOnTier(env, 'Premium')
 const basic = await userOnTier(env, 'Basic')
 
@@ -250,4 +251,35 @@ t.test('redirect mode: 302 to a presigned storage URL that serves the same bytes
   t.notOk(bad.headers.location)
   const basicOriginal = await redirecting.inject({ method: 'GET', url: viewPath(signer.sign({ imageId: (await seedImage(env, basic, { owed: [] })).id, variant: 'original' })) })
   t.equal(basicOriginal.statusCode, 404, 'rights are checked before redirecting')
+})
+
+t.test('a full answer from memory says how long it stays valid (x-imageapi-reusable-ms), never past the rights check', async (t) => {
+  const { clock, config } = harness
+  const image = await seedImage(env, premium, { owed: [200] })
+  const url = viewPath(signer.sign({ imageId: image.id, variant: 200 }))
+  passRightsCache()
+  const fresh = await app.inject({ method: 'GET', url })
+  t.equal(fresh.statusCode, 200)
+  t.equal(Number(fresh.headers['x-imageapi-reusable-ms']), config.LINK_CHECK_CACHE_MS, 'a fresh rights check: the whole LINK_CHECK_CACHE_MS')
+  clock.advance(config.LINK_CHECK_CACHE_MS - 500)
+  const later = await app.inject({ method: 'GET', url })
+  t.equal(Number(later.headers['x-imageapi-reusable-ms']), 500, 'a cached check: only what is left of it')
+
+  const range = await app.inject({ method: 'GET', url, headers: { range: 'bytes=0-9' } })
+  t.equal(range.statusCode, 206)
+  t.notOk(range.headers['x-imageapi-reusable-ms'], 'not on a partial answer')
+  const head = await app.inject({ method: 'HEAD', url })
+  t.notOk(head.headers['x-imageapi-reusable-ms'], 'not on HEAD')
+  const notModified = await app.inject({ method: 'GET', url, headers: { 'if-none-match': String(fresh.headers.etag) } })
+  t.equal(notModified.statusCode, 304)
+  t.notOk(notModified.headers['x-imageapi-reusable-ms'], 'not on a 304')
+
+  const uncached = await buildAnother({ env: { LINK_CHECK_CACHE_MS: '0' } })
+  const direct = await uncached.inject({ method: 'GET', url })
+  t.equal(direct.statusCode, 200)
+  t.notOk(direct.headers['x-imageapi-reusable-ms'], 'with LINK_CHECK_CACHE_MS=0 nothing may reuse an answer')
+  const streamed = await buildAnother({ env: { LINK_BODY_CACHE_MAX_OBJECT_BYTES: '0' } })
+  const large = await streamed.inject({ method: 'GET', url })
+  t.equal(large.statusCode, 200)
+  t.notOk(large.headers['x-imageapi-reusable-ms'], 'not for a file streamed from storage')
 })

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { ObjectStorage } from '@imageapi/storage'
-import { checkRights, checkToken, type RightsOutcome, type ServableObject } from '../services/resolve-view-link.js'
+import { VIEW_REUSABLE_MS_HEADER } from '@imageapi/http-service'
+import { LruCache } from '@imageapi/lru-cache'
+import { checkRights, type RightsOutcome, type ServableObject } from '../services/resolve-view-link.js'
+import { createTokenChecker } from '../services/verified-tokens.js'
 import { parseRange } from '../services/byte-range.js'
-import { LruCache } from '../services/lru-cache.js'
 import { Counter } from 'prom-client'
 
 // Bodies as the API we replace sends them for its view links.
@@ -28,6 +30,15 @@ export interface ViewLinkOptions {
   bodyCacheBytes: number
   bodyCacheMaxObjectBytes: number
   redirect?: { storage: ObjectStorage; maxSeconds: number }
+  /** How many verified tokens are remembered (see createTokenChecker). */
+  verifiedTokenEntries?: number
+}
+
+/** A rights check as it was made, with the response headers that depend only on it, built once. */
+interface CheckedRights {
+  outcome: RightsOutcome
+  checkedAtMs: number
+  fixedHeaders?: Record<string, string>
 }
 
 function etagMatches(header: string | undefined, etag: string): boolean {
@@ -38,6 +49,8 @@ function etagMatches(header: string | undefined, etag: string): boolean {
   })
 }
 
+const OUTCOMES = ['bad_token', 'expired', 'not_found', 'revoked', 'redirected', 'not_modified', 'unsatisfiable_range', 'served', 'served_partial'] as const
+
 const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
   const linkRequests = new Counter({
     name: 'imageapi_link_requests_total',
@@ -45,21 +58,39 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     labelNames: ['outcome'] as const,
     registers: [app.metrics],
   })
+  // bound once: resolving a series from its labels on every request shows in profiles
+  const outcomes = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, linkRequests.labels(outcome)])) as Record<(typeof OUTCOMES)[number], ReturnType<typeof linkRequests.labels>>
 
+  const checkToken = createTokenChecker(app.linkSigner, options.verifiedTokenEntries ?? 100_000)
   // Rights checks are reused for a bounded few seconds (the documented revocation bound);
   // expiry and signature are still checked on every request, from the token.
-  const rightsCache = new LruCache<string, RightsOutcome>({ maxEntries: 50_000, ttlMs: options.rightsCacheMs, now: () => app.clock() })
+  const rightsCache = new LruCache<string, CheckedRights>({ maxEntries: 50_000, ttlMs: options.rightsCacheMs, now: () => app.clock() })
   // Bodies of small files, keyed by object and validator: a given (key, etag) never changes.
   const bodyCache = new LruCache<string, Buffer>({ maxEntries: 100_000, maxWeight: options.bodyCacheBytes, weigh: (b) => b.length })
 
-  async function rightsFor(token: string, claims: Parameters<typeof checkRights>[1]): Promise<RightsOutcome> {
+  function fixedHeadersFor(outcome: ServableObject, permanent: boolean): Record<string, string> {
+    return {
+      'content-type': outcome.contentType,
+      etag: outcome.etag,
+      'content-disposition': `inline; filename="${outcome.filename}"`,
+      'accept-ranges': 'bytes',
+      'x-content-type-options': 'nosniff',
+      ...(permanent
+        ? { 'cache-control': outcome.variant === 'original' ? `public, max-age=${ORIGINAL_MAX_AGE}` : `public, max-age=${options.thumbnailMaxAgeSeconds}, immutable` }
+        : {}),
+    }
+  }
+
+  async function rightsFor(token: string, claims: Parameters<typeof checkRights>[1], nowMs: number): Promise<CheckedRights> {
     if (options.rightsCacheMs > 0) {
       const cached = rightsCache.get(token)
       if (cached) return cached
     }
     const outcome = await checkRights(app.repos, claims)
-    if (options.rightsCacheMs > 0) rightsCache.set(token, outcome)
-    return outcome
+    const checked: CheckedRights = { outcome, checkedAtMs: nowMs }
+    if (outcome.kind === 'serve') checked.fixedHeaders = fixedHeadersFor(outcome, claims.expiresAt === undefined)
+    if (options.rightsCacheMs > 0) rightsCache.set(token, checked)
+    return checked
   }
 
   /**
@@ -84,75 +115,75 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
   async function serve(request: FastifyRequest<{ Params: { token: string } }>, reply: FastifyReply, dead: DeadLinkStatus) {
     const nowMs = app.clock()
     const nowSeconds = Math.floor(nowMs / 1000)
-    const token = checkToken(app.linkSigner, request.params.token, nowSeconds)
+    const token = checkToken(request.params.token, nowSeconds)
     if (token.kind === 'not_found') {
-      linkRequests.inc({ outcome: 'bad_token' })
+      outcomes.bad_token.inc()
       return reply.code(404).header('cache-control', 'no-store').send(LINK_NOT_FOUND)
     }
     if (token.kind === 'expired') {
-      linkRequests.inc({ outcome: 'expired' })
+      outcomes.expired.inc()
       return reply.code(dead.expired).header('cache-control', 'no-store').send(LINK_EXPIRED)
     }
-    const outcome = await rightsFor(request.params.token, token.claims)
+    const rights = await rightsFor(request.params.token, token.claims, nowMs)
+    const outcome = rights.outcome
     if (outcome.kind === 'not_found') {
-      linkRequests.inc({ outcome: 'not_found' })
+      outcomes.not_found.inc()
       return reply.code(404).header('cache-control', 'no-store').send(LINK_NOT_FOUND)
     }
     if (outcome.kind === 'revoked') {
-      linkRequests.inc({ outcome: 'revoked' })
+      outcomes.revoked.inc()
       return reply.code(dead.revoked).header('cache-control', 'no-store').send(LINK_REVOKED)
     }
 
     const expiresAt = token.claims.expiresAt
     // rounded down from the exact time left, so no cache keeps it a fraction of a second too long
     const secondsLeft = expiresAt === undefined ? undefined : Math.max(0, Math.floor((expiresAt * 1000 - nowMs) / 1000))
-    const contentDisposition = `inline; filename="${outcome.filename}"`
-    let cacheControl: string
-    if (secondsLeft !== undefined) cacheControl = `private, max-age=${secondsLeft}`
-    else cacheControl = outcome.variant === 'original' ? `public, max-age=${ORIGINAL_MAX_AGE}` : `public, max-age=${options.thumbnailMaxAgeSeconds}, immutable`
 
     if (options.redirect) {
       const lifetime = Math.min(options.redirect.maxSeconds, secondsLeft ?? options.redirect.maxSeconds)
       if (lifetime < 1) {
-        linkRequests.inc({ outcome: 'expired' })
+        outcomes.expired.inc()
         return reply.code(dead.expired).header('cache-control', 'no-store').send(LINK_EXPIRED)
       }
       const location = await options.redirect.storage.presignedGetUrl(outcome.objectKey, lifetime, {
         contentType: outcome.contentType,
-        contentDisposition,
+        contentDisposition: rights.fixedHeaders!['content-disposition']!,
         cacheControl: `private, max-age=${lifetime}`,
       })
-      linkRequests.inc({ outcome: 'redirected' })
+      outcomes.redirected.inc()
       // the redirect itself must not be reused past the presigned URL's own lifetime
       return reply.code(302).header('location', location).header('cache-control', 'no-store').send()
     }
 
-    const headers: Record<string, string | number> = {
-      'content-type': outcome.contentType,
-      etag: outcome.etag,
-      'content-disposition': contentDisposition,
-      'accept-ranges': 'bytes',
-      'cache-control': cacheControl,
-      'x-content-type-options': 'nosniff',
-      ...(expiresAt !== undefined ? { expires: new Date(expiresAt * 1000).toUTCString() } : {}),
-    }
-    if (etagMatches(request.headers['if-none-match'], outcome.etag)) {
-      linkRequests.inc({ outcome: 'not_modified' })
-      return reply.code(304).headers(headers).send()
-    }
-
+    const notModified = etagMatches(request.headers['if-none-match'], outcome.etag)
     const ifRange = request.headers['if-range']
-    const range = ifRange !== undefined && ifRange !== outcome.etag ? ({ kind: 'whole' } as const) : parseRange(request.headers.range, outcome.bytes)
+    const range = notModified || (ifRange !== undefined && ifRange !== outcome.etag) ? ({ kind: 'whole' } as const) : parseRange(request.headers.range, outcome.bytes)
     if (range.kind === 'unsatisfiable') {
-      linkRequests.inc({ outcome: 'unsatisfiable_range' })
+      outcomes.unsatisfiable_range.inc()
       return reply.code(416).header('content-range', `bytes */${outcome.bytes}`).send({ error: ['The requested range is not satisfiable'] })
+    }
+    // set only once the answer is certain: a missing object still gets a clean JSON 404 from the error handler
+    const setFileHeaders = () => {
+      reply.headers(rights.fixedHeaders!)
+      if (expiresAt !== undefined) reply.header('cache-control', `private, max-age=${secondsLeft}`).header('expires', new Date(expiresAt * 1000).toUTCString())
+    }
+    if (notModified) {
+      outcomes.not_modified.inc()
+      setFileHeaders()
+      return reply.code(304).send()
     }
     const partial = range.kind === 'partial' ? { start: range.start, end: range.end } : undefined
     const loaded = request.method === 'HEAD' ? undefined : await loadBody(outcome, partial)
-    reply.code(partial ? 206 : 200).headers(headers)
+    setFileHeaders()
+    reply.code(partial ? 206 : 200)
     if (partial) reply.header('content-range', `bytes ${partial.start}-${partial.start + (loaded?.length ?? partial.end - partial.start + 1) - 1}/${outcome.bytes}`)
     reply.header('content-length', loaded?.length ?? (partial ? partial.end - partial.start + 1 : outcome.bytes))
-    linkRequests.inc({ outcome: partial ? 'served_partial' : 'served' })
+    if (!partial && Buffer.isBuffer(loaded?.body) && options.rightsCacheMs > 0) {
+      // this exact answer holds until the rights check is due again, or the link expires
+      const reusableMs = Math.min(rights.checkedAtMs + options.rightsCacheMs - nowMs, expiresAt === undefined ? Infinity : expiresAt * 1000 - nowMs)
+      if (reusableMs > 0) reply.header(VIEW_REUSABLE_MS_HEADER, String(reusableMs))
+    }
+    (partial ? outcomes.served_partial : outcomes.served).inc()
     return reply.send(loaded?.body)
   }
 

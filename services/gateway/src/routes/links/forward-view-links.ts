@@ -1,22 +1,85 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
+import { VIEW_REUSABLE_MS_HEADER } from '@imageapi/http-service'
 import { VIEW_PATH } from '../../plugins/app/view-links.js'
 import { errorBody } from '../../plugins/app/errors.js'
 
+/** What reply-from hands to onResponse with its undici client (its typings describe a node:http response). */
+interface UpstreamResponse {
+  statusCode: number
+  headers: Record<string, string | string[] | undefined>
+  stream: NodeJS.ReadableStream
+}
+
+/** Only plain GETs are answered from memory; ranges and revalidations go to the links service, which knows how. */
+function answerableFromMemory(request: FastifyRequest): boolean {
+  const { headers } = request
+  return request.method === 'GET' && headers.range === undefined && headers['if-range'] === undefined && headers['if-none-match'] === undefined
+}
+
+async function readSmallBody(stream: NodeJS.ReadableStream, length: number): Promise<Buffer> {
+  const body = Buffer.allocUnsafe(length)
+  let offset = 0
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (offset + chunk.length > length) throw new Error('the links service sent more bytes than its Content-Length')
+    chunk.copy(body, offset)
+    offset += chunk.length
+  }
+  if (offset !== length) throw new Error('the links service sent fewer bytes than its Content-Length')
+  return body
+}
+
 /**
  * A handler that passes the request to the links service as it is, over a keep-alive pool (set up
- * in `app`'s context), streaming both ways without buffering.
+ * in `app`'s context), streaming both ways without buffering. A small full answer that the links
+ * service marks reusable is kept for that long (app.viewAnswers) and the same URL is answered from
+ * memory meanwhile.
  */
 export async function forwardingToLinks(app: FastifyInstance, linksUrl: string) {
   await app.register(replyFrom, {
     base: linksUrl,
     undici: { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 },
   })
-  return (request: FastifyRequest, reply: FastifyReply) =>
-    reply.from(request.url, {
-      onError: (forwardReply) =>
-        forwardReply.code(503).send(errorBody(503, 'the link service is unavailable, try again shortly')),
+  const { viewAnswers, viewAnswerMetrics } = app
+  const withoutReuseHeader = (headers: Record<string, string | string[] | undefined>) => {
+    if (!(VIEW_REUSABLE_MS_HEADER in headers)) return headers
+    const { [VIEW_REUSABLE_MS_HEADER]: _internal, ...rest } = headers
+    return rest
+  }
+
+  return (request: FastifyRequest, reply: FastifyReply) => {
+    const fromMemory = viewAnswers.enabled && answerableFromMemory(request)
+    if (fromMemory) {
+      const answer = viewAnswers.get(request.url)
+      if (answer) {
+        viewAnswerMetrics.hit.inc()
+        // a shared cache's answer says how old it is (RFC 9111 5.1), so max-age is not stretched
+        return reply.headers(answer.headers).header('age', String(Math.floor((app.clock() - answer.storedAtMs) / 1000))).send(answer.body)
+      }
+      viewAnswerMetrics.miss.inc()
+    }
+    return reply.from(request.url, {
+      rewriteHeaders: withoutReuseHeader,
+      onResponse: (_request, forwardReply, raw) => {
+        const response = raw as unknown as UpstreamResponse
+        const reusableMs = Number(response.headers[VIEW_REUSABLE_MS_HEADER])
+        const length = Number(response.headers['content-length'])
+        if (!fromMemory || response.statusCode !== 200 || !viewAnswers.accepts(length, reusableMs)) return forwardReply.send(response.stream)
+        readSmallBody(response.stream, length).then(
+          (body) => {
+            viewAnswers.set(request.url, withoutReuseHeader(response.headers), body, reusableMs)
+            viewAnswerMetrics.stored.inc()
+            forwardReply.send(body)
+          },
+          (error: unknown) => {
+            request.log.warn({ err: error }, 'view answer from the links service broke off')
+            forwardReply.code(502).send(errorBody(502, 'the link service answered incompletely, try again'))
+          },
+        )
+      },
+      onError: (forwardReply) => forwardReply.code(503).send(errorBody(503, 'the link service is unavailable, try again shortly')),
     })
+  }
 }
 
 /** View links are public and served by the links service; the gateway, the one public entry point, passes them through. */

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { LruCache } from '../src/services/lru-cache.js'
+import { LruCache } from '../src/index.js'
 
 t.test('evicts the least recently used entry past maxEntries', async (t) => {
   const cache = new LruCache<string, number>({ maxEntries: 2 })
