@@ -31,6 +31,8 @@ export async function viewBenchmark(ctx: BenchContext): Promise<BenchResult> {
     const runs = ctx.quick ? 1 : 3
     const links = await env.start('links')
     const gateway = await env.start('gateway', { LINKS_URL: links.url! })
+    // the same gateway with its memory of hot answers off: every view pays the hop to the links service
+    const forwarding = await env.start('gateway', { LINKS_URL: links.url!, VIEW_ANSWER_CACHE_BYTES: '0' })
     const worker = await env.start('thumbnail-worker')
     const owner = await createTestUser(env.repos, 'Premium')
     const token = await login(gateway.url!, owner.email, owner.password)
@@ -62,6 +64,12 @@ export async function viewBenchmark(ctx: BenchContext): Promise<BenchResult> {
       { key: 'static', label: '@fastify/static from disk', url: `${fstatic.url}/thumb-200.jpg`, pids: { server: fstatic.pid } },
       { key: 'direct', label: 'links service, direct', url: direct, pids: { links: links.process.pid } },
       { key: 'gateway', label: 'via the gateway → links', url: viaGateway, pids: { gateway: gateway.process.pid, links: links.process.pid } },
+      {
+        key: 'forwarding',
+        label: 'via the gateway, its answer memory off (every view forwarded)',
+        url: `${forwarding.url}${path}`,
+        pids: { gateway: forwarding.process.pid, links: links.process.pid },
+      },
     ] as const
     for (const target of targets) {
       const res = await request(target.url)
@@ -122,6 +130,7 @@ export async function viewBenchmark(ctx: BenchContext): Promise<BenchResult> {
       }),
     ]
     await gateway.stop()
+    await forwarding.stop()
     await links.stop()
     return {
       name: 'view',
