@@ -1,35 +1,58 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { ImageWithThumbnails, Tier } from '@imageapi/db'
+import type { ImagePage, ImageWithThumbnails, Tier } from '@imageapi/db'
 import type { ImageResource } from '../routes/schemas.js'
 
+/** What the resource is built from: a listed image (only the columns the API returns) or a whole row. */
+type ShownImage = ImagePage['images'][number] | ImageWithThumbnails
+
 /**
- * The API's view of an image: only the variants the owner's tier grants now (a height dropped
- * from the tier disappears) and those asked for explicitly, each with a signed link once it is ready.
+ * The API's view of images: only the variants the owner's tier grants now (a height dropped from
+ * the tier disappears) and those asked for explicitly, each with a signed link once it is ready.
+ * What every image of a page shares (granted heights, public address) is worked out once.
  */
-export function toImageResource(
+export function toImageResources(
   app: FastifyInstance,
   request: FastifyRequest,
-  image: ImageWithThumbnails,
+  images: readonly ShownImage[],
   tier: Pick<Tier, 'thumbnail_heights' | 'original_link'>,
-): ImageResource {
+): ImageResource[] {
+  if (images.length === 0) return []
   const granted = new Set(tier.thumbnail_heights)
-  return {
-    id: image.id,
-    title: image.title,
-    width: image.width,
-    height: image.height,
-    format: image.format,
-    bytes: image.bytes,
-    created_at: image.created_at.toISOString(),
-    thumbnails: image.thumbnails
-      .filter((thumbnail) => granted.has(thumbnail.height) || thumbnail.requested)
-      .map((thumbnail) => ({
+  const baseUrl = app.viewLinks.baseUrl(request)
+  const { urlAt } = app.viewLinks
+  return images.map((image) => {
+    const thumbnails: ImageResource['thumbnails'] = []
+    for (const thumbnail of image.thumbnails) {
+      if (!granted.has(thumbnail.height) && !thumbnail.requested) continue
+      const shown: ImageResource['thumbnails'][number] = {
         height: thumbnail.height,
         width: thumbnail.width,
         status: thumbnail.status,
-        url: thumbnail.status === 'ready' ? app.viewLinks.urlFor(request, { imageId: image.id, variant: thumbnail.height }) : null,
-        ...(thumbnail.status === 'failed' && thumbnail.error ? { error: thumbnail.error } : {}),
-      })),
-    original: tier.original_link ? { url: app.viewLinks.urlFor(request, { imageId: image.id, variant: 'original' }) } : null,
-  }
+        url: thumbnail.status === 'ready' ? urlAt(baseUrl, { imageId: image.id, variant: thumbnail.height }) : null,
+      }
+      if (thumbnail.status === 'failed' && thumbnail.error) shown.error = thumbnail.error
+      thumbnails.push(shown)
+    }
+    return {
+      id: image.id,
+      title: image.title,
+      width: image.width,
+      height: image.height,
+      format: image.format,
+      bytes: image.bytes,
+      created_at: image.created_at.toISOString(),
+      thumbnails,
+      original: tier.original_link ? { url: urlAt(baseUrl, { imageId: image.id, variant: 'original' }) } : null,
+    }
+  })
+}
+
+/** The API's view of one image; see toImageResources. */
+export function toImageResource(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  image: ShownImage,
+  tier: Pick<Tier, 'thumbnail_heights' | 'original_link'>,
+): ImageResource {
+  return toImageResources(app, request, [image], tier)[0]!
 }

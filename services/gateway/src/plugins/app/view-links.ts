@@ -1,9 +1,16 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
-import { createLinkSigner, parseSigningKeys, type LinkClaims, type LinkSigner } from '@imageapi/link-tokens'
+import { createLinkSigner, memoizePermanentTokens, parseSigningKeys, type LinkClaims, type LinkSigner } from '@imageapi/link-tokens'
 
 /** Path prefix of view links; the gateway forwards it to the links service, which serves it. */
 export const VIEW_PATH = '/v/'
+
+/**
+ * How many permanent links' tokens the signer remembers (about 200 bytes each): every listing
+ * signs up to three per image, the same ones on every request, and an HMAC per link was a fifth
+ * of a listing's CPU. 5,000 covers the first pages of many users at about a megabyte.
+ */
+const REMEMBERED_PERMANENT_TOKENS = 5_000
 
 export interface ViewLinks {
   signer: LinkSigner
@@ -11,6 +18,8 @@ export interface ViewLinks {
   baseUrl(request: FastifyRequest): string
   /** Absolute URL of a view link, on this deployment's public address. */
   urlFor(request: FastifyRequest, claims: LinkClaims): string
+  /** The same, on a public address already worked out with baseUrl (a page of links shares one). */
+  urlAt(baseUrl: string, claims: LinkClaims): string
 }
 
 declare module 'fastify' {
@@ -26,11 +35,16 @@ export function publicBaseUrl(request: FastifyRequest, configured: string | unde
 
 export default fp<{ signingKeys: string; publicUrl?: string }>(
   async (app, options) => {
-    const signer = createLinkSigner(parseSigningKeys(options.signingKeys))
+    const signer = memoizePermanentTokens(createLinkSigner(parseSigningKeys(options.signingKeys)), { maxEntries: REMEMBERED_PERMANENT_TOKENS })
+    // trimmed once here rather than for every link
+    const configuredBaseUrl = options.publicUrl ? options.publicUrl.replace(/\/+$/, '') : undefined
+    const baseUrl = (request: FastifyRequest) => configuredBaseUrl ?? publicBaseUrl(request, undefined)
+    const urlAt = (base: string, claims: LinkClaims) => `${base}${VIEW_PATH}${signer.sign(claims)}`
     app.decorate('viewLinks', {
       signer,
-      baseUrl: (request) => publicBaseUrl(request, options.publicUrl),
-      urlFor: (request, claims) => `${publicBaseUrl(request, options.publicUrl)}${VIEW_PATH}${signer.sign(claims)}`,
+      baseUrl,
+      urlFor: (request, claims) => urlAt(baseUrl(request), claims),
+      urlAt,
     })
   },
   { name: 'view-links' },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import { ApiError } from '../../plugins/app/errors.js'
-import { toImageResource } from '../../services/image-resource.js'
+import { toImageResources } from '../../services/image-resource.js'
 import { errorResponses, ImageResource } from '../schemas.js'
 
 /** Cursors are opaque to clients; inside, the position of the last image seen. */
@@ -42,7 +42,7 @@ const listImages: FastifyPluginAsyncTypebox = async (app) => {
         ...(cursor !== undefined ? { afterSeq: decodeCursor(cursor) } : {}),
       })
       return {
-        items: page.images.map((image) => toImageResource(app, request, image, request.account.tier)),
+        items: toImageResources(app, request, page.images, request.account.tier),
         next_cursor: page.nextAfterSeq === null ? null : encodeCursor(page.nextAfterSeq),
       }
     },
