@@ -13,12 +13,23 @@ export interface EmbeddedS3Options {
   directory?: string
   /** Buckets created before the server starts answering. */
   buckets?: string[]
+  /**
+   * How long an idle keep-alive connection is kept open (Node's server.keepAliveTimeout, default
+   * 5 s; Node closes it about a second later than announced). Tests shorten it to reproduce clients
+   * reusing connections the server has already dropped.
+   */
+  keepAliveTimeoutMs?: number
 }
 
 export interface EmbeddedS3 {
   endPoint: string
   accessKey: 'S3RVER'
   secretKey: 'S3RVER'
+  /**
+   * Closes the keep-alive connections that are idle right now, without notice, as a restarting
+   * server or a proxy might: for tests of how clients cope with pooled connections going away.
+   */
+  closeIdleConnections(): void
   close(): Promise<void>
 }
 
@@ -39,6 +50,7 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
   // s3rver's own run() creates its server without an 'error' listener, so a port already in
   // use crashes the process instead of rejecting; serving its handler from our server avoids that.
   const server = createServer(s3rver.getMiddleware())
+  if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs
   let port: number
   try {
     await s3rver.configureBuckets()
@@ -52,6 +64,9 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
     endPoint: `http://127.0.0.1:${port}`,
     accessKey: 'S3RVER',
     secretKey: 'S3RVER',
+    closeIdleConnections() {
+      server.closeIdleConnections()
+    },
     async close() {
       const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())))
       // close() alone waits for open connections, e.g. a client's keep-alive socket or a

@@ -5,7 +5,7 @@ import https from 'node:https'
 import { Transform, type Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
 import { pipeline } from 'node:stream/promises'
-import { Client, type ClientOptions } from 'minio'
+import { Client } from 'minio'
 import {
   ObjectNotFoundError,
   StorageUnavailableError,
@@ -15,6 +15,8 @@ import {
   type PresignedResponseHeaders,
 } from './object-storage.js'
 import { readIntoBuffer } from './read-into-buffer.js'
+import { createConnectionPool } from './connection-pool.js'
+import { createStorageTransport, describeErrorResponse } from './transport.js'
 
 export interface MinioStorageConfig {
   /** Base URL of the S3 server, e.g. http://127.0.0.1:9000. Buckets are addressed path-style. */
@@ -34,6 +36,12 @@ export interface MinioStorageConfig {
    * before the request fails with StorageUnavailableError. Defaults to 10 s.
    */
   timeoutMs?: number
+  /**
+   * How long a pooled connection may sit idle before it is closed instead of reused. Keep it below
+   * the server's keep-alive timeout (s3rver, like any Node server, announces 5 s; a shorter
+   * announced timeout wins). Defaults to 4 s.
+   */
+  idleSocketTimeoutMs?: number
 }
 
 export interface MinioStorage extends ObjectStorage {
@@ -48,6 +56,7 @@ export interface MinioStorage extends ObjectStorage {
 
 const DEFAULT_REGION = 'us-east-1'
 const DEFAULT_TIMEOUT_MS = 10_000
+const DEFAULT_IDLE_SOCKET_TIMEOUT_MS = 4_000
 // Only needs to outlive the moment the PUT starts: S3 checks the signature when a request arrives.
 const STREAMED_PUT_URL_EXPIRY_SECONDS = 15 * 60
 
@@ -66,20 +75,15 @@ const UNREACHABLE_ERROR_CODES = new Set([
   'EAI_AGAIN',
 ])
 
-/**
- * The statuses the minio client would retry (S3 documents them as transient). They are turned into
- * StorageUnavailableError before minio sees the response: minio's retry path leaves the response
- * unread, pinning the socket, and retrying is the caller's decision (job backoff, client retry).
- */
-const TRANSIENT_STATUS_CODES = new Set([408, 429, 499, 500, 502, 503, 504, 520])
-
-type Transport = NonNullable<ClientOptions['transport']>
-
 export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
   const endPointUrl = parseEndPoint(config.endPoint)
   const httpModule = endPointUrl.protocol === 'https:' ? https : http
-  const agent = new httpModule.Agent({ keepAlive: config.keepAlive ?? true })
-  const transport = createTransport(httpModule, config.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+  const pool = createConnectionPool(httpModule, {
+    keepAlive: config.keepAlive ?? true,
+    idleTimeoutMs: config.idleSocketTimeoutMs ?? DEFAULT_IDLE_SOCKET_TIMEOUT_MS,
+  })
+  const { agent } = pool
+  const { transport, failedOnClosedPooledConnection } = createStorageTransport(httpModule, pool, config.timeoutMs ?? DEFAULT_TIMEOUT_MS)
   const { bucket } = config
   const region = config.region ?? DEFAULT_REGION
   const client = new Client({
@@ -114,6 +118,22 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
       return await operation()
     } catch (error) {
       throw translateError(error, key)
+    }
+  }
+
+  /**
+   * Runs an idempotent request once more when it was sent on a pooled connection the server had
+   * already closed (it never got an answer; a server may drop idle connections at any time, e.g.
+   * on restart or with an idle timeout shorter than ours). The other idle connections are closed
+   * first: they have probably gone the same way.
+   */
+  async function retryingOnClosedConnection<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation()
+    } catch (error) {
+      if (!failedOnClosedPooledConnection(error)) throw error
+      pool.closeIdle()
+      return operation()
     }
   }
 
@@ -153,7 +173,8 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
       await translatingErrors(undefined, async () => {
         if (Buffer.isBuffer(body)) {
           if (body.length !== size) throw new RangeError(`buffer holds ${body.length} bytes, size says ${size}`)
-          await client.putObject(bucket, key, body, size, { 'Content-Type': contentType })
+          // A stream cannot be sent twice; a Buffer can.
+          await retryingOnClosedConnection(() => client.putObject(bucket, key, body, size, { 'Content-Type': contentType }))
         } else {
           await putStream(key, body, size, contentType)
         }
@@ -168,9 +189,11 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
     async getObject(key, range?: ByteRange) {
       if (range !== undefined) assertValidRange(range)
       return translatingErrors(key, () =>
-        range === undefined
-          ? client.getObject(bucket, key)
-          : client.getPartialObject(bucket, key, range.start, range.end - range.start + 1),
+        retryingOnClosedConnection(() =>
+          range === undefined
+            ? client.getObject(bucket, key)
+            : client.getPartialObject(bucket, key, range.start, range.end - range.start + 1),
+        ),
       )
     },
 
@@ -199,7 +222,7 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
 
     async statObject(key): Promise<ObjectInfo | null> {
       try {
-        const { size, etag, lastModified } = await client.statObject(bucket, key)
+        const { size, etag, lastModified } = await retryingOnClosedConnection(() => client.statObject(bucket, key))
         return { size, etag, lastModified }
       } catch (error) {
         const translated = translateError(error, key)
@@ -304,45 +327,8 @@ function withoutBrackets(hostname: string): string {
   return hostname.replace(/^\[(.*)\]$/, '$1')
 }
 
-/** "HTTP 403 AccessDenied", from a status and an S3 error body (which may be empty or not XML). */
-function describeErrorResponse(status: number | undefined, body: string): string {
-  const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1]
-  return code === undefined ? `HTTP ${status}` : `HTTP ${status} ${code}`
-}
-
 function assertValidRange({ start, end }: ByteRange): void {
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
     throw new RangeError(`invalid byte range ${start}-${end}`)
   }
-}
-
-/**
- * http(s).request with two additions minio lacks: a silent connection fails after `timeoutMs`
- * (minio sets no timeout, so an unresponsive server would hang the caller forever), and a transient
- * 5xx answer fails the request with StorageUnavailableError after its body is drained.
- */
-function createTransport(httpModule: typeof http | typeof https, timeoutMs: number): Transport {
-  function request(options: http.RequestOptions, onResponse: (response: http.IncomingMessage) => void): http.ClientRequest {
-    const clientRequest = httpModule.request(options)
-    clientRequest.setTimeout(timeoutMs, () => {
-      clientRequest.destroy(new StorageUnavailableError(`storage sent nothing for ${timeoutMs} ms`))
-    })
-    clientRequest.on('response', (response) => {
-      const status = response.statusCode ?? 0
-      if (!TRANSIENT_STATUS_CODES.has(status)) {
-        onResponse(response)
-        return
-      }
-      // Reading the body to its end returns a keep-alive socket to the pool, and its S3 error code
-      // says what went wrong. The request has already been answered, so destroy() would no longer
-      // report an error to its listeners: emit one.
-      const fail = (body: string) => {
-        clientRequest.emit('error', new StorageUnavailableError(`storage answered ${describeErrorResponse(status, body)}`))
-      }
-      text(response).then(fail, () => fail(''))
-    })
-    return clientRequest
-  }
-  // Transport is typed as http.request with all its overloads; minio only calls (options, callback).
-  return { request } as unknown as Transport
 }
