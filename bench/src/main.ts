@@ -2,7 +2,10 @@
 // separate processes, and prints for each our figure, the limit measured in the same run, and
 // their ratio. BENCH_QUICK=1: a short smoke run. BENCH_PROFILE=1: services write CPU profiles to
 // bench/results/profiles (summarise them with `pnpm --filter @imageapi/bench run profile-summary`).
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { REPO_ROOT } from '@imageapi/testkit'
+import { fromSource } from './lib/services.js'
 import { join } from 'node:path'
 import { loadJpeg, loadPng, type BenchInput } from './lib/inputs.js'
 import { describeMachine, machineInfo, type MachineInfo } from './lib/machine.js'
@@ -33,9 +36,10 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchResult>> = 
 }
 const ALIASES: Record<string, string> = { thumbnail: 'thumbnails', latency: 'upload-latency', upload: 'upload-latency', throughput: 'upload-throughput', memory: 'upload-throughput', list: 'listing', listings: 'listing', serve: 'view', views: 'view' }
 
+const log = (line: string) => process.stderr.write(`${line}\n`)
 const args = process.argv.slice(2).filter((a) => a !== '--')
 if (args.includes('--help') || args.includes('-h')) {
-  console.log(`usage: pnpm bench [${Object.keys(BENCHMARKS).join('|')}]…   (env: BENCH_QUICK=1, BENCH_PROFILE=1, BENCH_JPEG, BENCH_PNG)`)
+  console.log(`usage: pnpm bench [${Object.keys(BENCHMARKS).join('|')}]…   (env: BENCH_QUICK=1, BENCH_PROFILE=1, BENCH_FROM_SOURCE=1, BENCH_JPEG, BENCH_PNG)`)
   process.exit(0)
 }
 const names = args.length ? args.map((a) => ALIASES[a] ?? a) : Object.keys(BENCHMARKS)
@@ -46,8 +50,17 @@ for (const name of names) {
   }
 }
 
+if (!fromSource) {
+  // the services run as production runs them, from dist/: build what changed (turbo caches the rest)
+  log('building the services (pnpm build)…')
+  const build = spawnSync('pnpm', ['build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+  if (build.status !== 0) {
+    console.error('pnpm build failed')
+    process.exit(1)
+  }
+}
+
 const quick = process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true'
-const log = (line: string) => process.stderr.write(`${line}\n`)
 const startedAt = new Date()
 if (names.includes('view') || names.includes('listing')) ensureWrk(log)
 const machine = machineInfo()
@@ -77,7 +90,7 @@ for (const name of names) {
 const header = [
   `# imageapi benchmarks — ${startedAt.toString()}`,
   '',
-  `command: pnpm bench ${args.join(' ')}${quick ? ' (BENCH_QUICK=1)' : ''}${process.env.BENCH_SERVICE_ENV ? ` (BENCH_SERVICE_ENV="${process.env.BENCH_SERVICE_ENV}")` : ''}`,
+  `command: pnpm bench ${args.join(' ')}${quick ? ' (BENCH_QUICK=1)' : ''}${fromSource ? ' (BENCH_FROM_SOURCE=1: services run from source with tsx)' : ' (services run from their built dist/)'}${process.env.BENCH_SERVICE_ENV ? ` (BENCH_SERVICE_ENV="${process.env.BENCH_SERVICE_ENV}")` : ''}`,
   '',
   '```',
   describeMachine(machine),

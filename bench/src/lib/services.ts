@@ -1,21 +1,39 @@
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
 import { createThumbnailQueue } from '@imageapi/queue'
 import { REPO_ROOT, waitFor, type RunningService, type ServiceName, type Teardown } from '@imageapi/testkit'
 
 /**
- * Starts a service as its own process, from source with tsx, exactly as the testkit's
- * startService does (same command line and base environment), but with LOG_LEVEL=warn allowed:
+ * Starts a service as its own process, as production runs it: the built `dist/` entry point with
+ * plain node (`pnpm bench` builds first). BENCH_FROM_SOURCE=1 runs it from source with tsx instead,
+ * exactly as the testkit's startService does. The base environment is startService's, but with
+ * LOG_LEVEL=warn allowed:
  * startService waits for the info-level "listening at" / "worker ready" lines, which a service
  * at warn never writes. Readiness is probed instead: a TCP connect to the port we chose for
  * HTTP services, the worker's registration in Redis (BullMQ's client list) for a worker.
  */
 
-const ENTRY_POINTS: Record<ServiceName, string> = {
+const SOURCE_ENTRY_POINTS: Record<ServiceName, string> = {
   gateway: 'services/gateway/src/server.ts',
   links: 'services/links/src/server.ts',
   'thumbnail-worker': 'services/thumbnail-worker/src/main.ts',
+}
+const BUILT_ENTRY_POINTS: Record<ServiceName, string> = {
+  gateway: 'services/gateway/dist/server.js',
+  links: 'services/links/dist/server.js',
+  'thumbnail-worker': 'services/thumbnail-worker/dist/main.js',
+}
+
+export const fromSource = process.env.BENCH_FROM_SOURCE === '1' || process.env.BENCH_FROM_SOURCE === 'true'
+
+function commandLine(name: ServiceName): string[] {
+  if (fromSource) return ['--conditions=@imageapi/source', '--import', 'tsx', SOURCE_ENTRY_POINTS[name]]
+  const entry = join(REPO_ROOT, BUILT_ENTRY_POINTS[name])
+  if (!existsSync(entry)) throw new Error(`${BUILT_ENTRY_POINTS[name]} is missing: run \`pnpm build\` first (pnpm bench does), or set BENCH_FROM_SOURCE=1`)
+  return [entry]
 }
 
 export async function freePort(): Promise<number> {
@@ -50,7 +68,7 @@ export async function launchService(
   const port = isHttp ? await freePort() : 0
   const queue = isHttp ? undefined : createThumbnailQueue({ redisUrl: env.REDIS_URL!, prefix: env.QUEUE_PREFIX! })
   const workersBefore = queue ? (await queue.getWorkers()).length : 0
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--conditions=@imageapi/source', '--import', 'tsx', ENTRY_POINTS[name]], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...commandLine(name)], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
