@@ -115,13 +115,14 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(listExpiringLinks)
   await app.register(revokeExpiringLink)
   await app.register(forwardViewLinks, { linksUrl: config.LINKS_URL })
+  // outside the compat context below: reply-from must not share a context with multipart parsing
+  await app.register(openCompatViewLink, { linksUrl: config.LINKS_URL })
   // The routes of the Django API we replace (issue 5), mapped onto our model; documented as legacy.
   await app.register(async (compat) => {
     await compat.register(thumbnailReadinessPlugin, { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
     await compat.register(multipartPlugin, { maxBytes: config.UPLOAD_MAX_BYTES })
     await compat.register(uploadCompatImage, { ...uploadOptions, waitMs: config.COMPAT_UPLOAD_WAIT_MS })
     await compat.register(listCompatUploads)
-    await compat.register(openCompatViewLink, { linksUrl: config.LINKS_URL })
     await compat.register(compatApiSchema)
   })
   // Admins (issue 4): the admin API under /api/admin/, the queue dashboard at /admin/queues, the console at /admin/
