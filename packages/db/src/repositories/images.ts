@@ -34,9 +34,14 @@ export class ImagesRepository {
     this.listedImages = selectListedImages(db)
   }
 
-  /** The image row and one pending row per owed height, in one transaction. */
+  /** The image row and one pending row per given height, in one transaction. */
   async createWithThumbnails(image: NewImage, heights: readonly number[]): Promise<ImageWithThumbnails> {
     return this.db.transaction().execute((trx) => insertImageWithThumbnails(trx, image, heights))
+  }
+
+  /** An upload's rows: the image and one pending row per height its owner's tier grants as this commits. */
+  async createWithOwedThumbnails(image: NewImage): Promise<ImageWithThumbnails> {
+    return this.db.transaction().execute((trx) => insertImageOwedByTier(trx, image))
   }
 
   /**
@@ -164,6 +169,27 @@ function selectListedImages(db: Kysely<Database>) {
         .whereRef('thumbnails.image_id', '=', 'images.id')
         .as('thumbnails'),
     )
+}
+
+/**
+ * Inserts an image and one pending row per height its owner's tier grants, read in this
+ * transaction rather than taken from the caller (who read the tier when it authenticated the
+ * request, maybe before an admin changed it), and the `requested` ones.
+ *
+ * The owner's row and then their tier's row are read FOR SHARE, the order in which moving a user
+ * and editing a tier lock them: a move or an edit in progress is waited for and its outcome used;
+ * one that starts later waits for this to commit, and then re-tiers this image with the others.
+ * Two statements, not a join: a join would drop the owner, not re-read the tier, when a move
+ * commits while it waits for the lock.
+ */
+export async function insertImageOwedByTier(
+  trx: Transaction<Database>,
+  image: NewImage,
+  requested: readonly number[] = [],
+): Promise<ImageWithThumbnails> {
+  const owner = await trx.selectFrom('users').select('tier_id').where('id', '=', image.owner_id).forShare().executeTakeFirstOrThrow()
+  const tier = await trx.selectFrom('tiers').select('thumbnail_heights').where('id', '=', owner.tier_id).forShare().executeTakeFirstOrThrow()
+  return insertImageWithThumbnails(trx, image, tier.thumbnail_heights, requested)
 }
 
 /**

@@ -10,14 +10,20 @@ export function originalKey(imageId: string, format: ImageFormat): string {
   return `originals/${imageId}.${EXTENSIONS[format]}`
 }
 
-/** Writes the rows of a new image (one transaction): the image, one pending row per height owed, and whatever goes with them. */
+/**
+ * Writes the rows of a new image (one transaction): the image, one pending row per height owed, and
+ * whatever goes with them. `tierHeights` are the heights the owner's tier granted when the request
+ * was authenticated; a writer that can should read them in its transaction instead, as the default
+ * one does, since an admin may have changed the tier since.
+ */
 export type ImageRowsWriter<T extends { image: ImageWithThumbnails }> = (image: NewImage, tierHeights: readonly number[]) => Promise<T>
 
 /**
  * Stores a checked upload: object first, then the image row and one pending row per height the
- * owner's tier grants (one transaction), then one job. The key is built from the image id, never
- * from the client's file name. If the rows cannot be written the object is removed again; if the
- * job cannot be queued the rows still say what is owed and the reconciler queues it later.
+ * owner's tier grants when that transaction commits (read in it, not from `owner`, which is as old
+ * as the request), then one job. The key is built from the image id, never from the client's file
+ * name. If the rows cannot be written the object is removed again; if the job cannot be queued the
+ * rows still say what is owed and the reconciler queues it later.
  * `writeRows` lets a caller add rows of its own to the transaction.
  */
 export async function createImage<T extends { image: ImageWithThumbnails } = { image: ImageWithThumbnails }>(
@@ -25,7 +31,7 @@ export async function createImage<T extends { image: ImageWithThumbnails } = { i
   request: FastifyRequest,
   owner: UserWithTier,
   upload: { path: string; image: ProbeResult; title: string },
-  writeRows: ImageRowsWriter<T> = async (image, heights) => ({ image: await app.repos.images.createWithThumbnails(image, heights) }) as T,
+  writeRows: ImageRowsWriter<T> = async (image) => ({ image: await app.repos.images.createWithOwedThumbnails(image) }) as T,
 ): Promise<T> {
   const imageId = randomUUID()
   const format = upload.image.format
