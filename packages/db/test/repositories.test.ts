@@ -78,6 +78,39 @@ t.test('thumbnail work follows the owner tier and rows', async (t) => {
   t.equal(row?.error, 'corrupt')
 })
 
+t.test('markReadyMany records several heights in one statement and returns those still owed', async (t) => {
+  const owner = await makeUser('Premium')
+  const image = await repos.images.createWithThumbnails(newImage(owner.id), [200, 400])
+  await repos.thumbnails.markFailed(image.id, [400], 'earlier attempt')
+  const recorded = await repos.thumbnails.markReadyMany(image.id, [
+    { height: 400, width: 533, objectKey: `thumbnails/${image.id}/400.jpg`, bytes: 41_000 },
+    { height: 200, width: 267, objectKey: `thumbnails/${image.id}/200.jpg`, bytes: 13_000 },
+    { height: 999, width: 1332, objectKey: `thumbnails/${image.id}/999.jpg`, bytes: 1 },
+  ])
+  t.same(recorded, [200, 400], 'ascending; the height without a row is left out')
+  const rows = (await repos.images.findByOwner(image.id, owner.id))!.thumbnails
+  t.same(
+    rows.map((row) => [row.height, row.status, row.width, row.object_key, row.bytes, row.error]),
+    [
+      [200, 'ready', 267, `thumbnails/${image.id}/200.jpg`, 13_000, null],
+      [400, 'ready', 533, `thumbnails/${image.id}/400.jpg`, 41_000, null],
+    ],
+  )
+  t.equal(rows[0]!.updated_at.getTime(), rows[1]!.updated_at.getTime(), 'one statement: one timestamp')
+  t.same((await repos.thumbnails.findOwedWork(image.id))?.owedHeights, [])
+  t.same(await repos.thumbnails.markReadyMany(image.id, []), [])
+  t.same(await repos.thumbnails.markReadyMany(randomUUID(), [{ height: 200, width: 1, objectKey: 'k', bytes: 1 }]), [], 'an image that is gone')
+})
+
+t.test('owed work: pending heights the tier grants, ascending; an image without rows has none', async (t) => {
+  const owner = await makeUser('Basic')
+  const image = await repos.images.createWithThumbnails(newImage(owner.id), [400, 200])
+  const work = await repos.thumbnails.findOwedWork(image.id)
+  t.same(work, { imageId: image.id, format: 'jpeg', originalKey: image.original_key, owedHeights: [200] }, '400 is pending but Basic does not grant it')
+  const bare = await repos.images.createWithThumbnails(newImage(owner.id), [])
+  t.same((await repos.thumbnails.findOwedWork(bare.id))?.owedHeights, [], 'an image with no rows is found, with nothing owed')
+})
+
 t.test('pending work older than a cutoff is found for the reconciler', async (t) => {
   const owner = await makeUser('Basic')
   const image = await repos.images.createWithThumbnails(newImage(owner.id), [200])

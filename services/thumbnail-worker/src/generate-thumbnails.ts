@@ -1,7 +1,7 @@
 import type { Logger } from '@imageapi/logger'
 import type { Repositories } from '@imageapi/db'
 import { ObjectNotFoundError, type ObjectStorage } from '@imageapi/storage'
-import { renderThumbnails, UndecodableImageError } from './render-thumbnails.js'
+import { renderThumbnails, UndecodableImageError, type FailedThumbnail, type RenderedThumbnail } from './render-thumbnails.js'
 
 export interface GenerateThumbnailsDeps {
   repos: Repositories
@@ -35,52 +35,67 @@ export interface GenerateThumbnailsResult {
 
 /**
  * Makes every thumbnail still owed for one image, as the rows say now (not as the job said when
- * it was queued): reads the original once, decodes it once, writes each height and marks its row.
+ * it was queued): reads the original once, decodes it once, writes every height at once and marks
+ * their rows in one statement.
  * Keys are fixed per image and height, so a retried or duplicated run overwrites rather than leaks.
  */
 export async function generateThumbnails(deps: GenerateThumbnailsDeps, imageId: string): Promise<GenerateThumbnailsResult> {
-  const { repos, storage, log } = deps
-  const work = await repos.thumbnails.findOwedWork(imageId)
+  const work = await deps.repos.thumbnails.findOwedWork(imageId)
   if (!work || work.owedHeights.length === 0) return { rendered: [], failed: [], discarded: [] }
+  const original = await readOriginal(deps.storage, work.originalKey)
+  return makeThumbnails(deps, imageId, original, work.owedHeights)
+}
 
-  let original: Buffer
+async function readOriginal(storage: ObjectStorage, originalKey: string): Promise<Buffer> {
   try {
-    original = await storage.getObjectBuffer(work.originalKey)
+    return await storage.getObjectBuffer(originalKey)
   } catch (error) {
     if (error instanceof ObjectNotFoundError) throw new PermanentThumbnailError('the original file is missing from storage', { cause: error })
     throw error
   }
+}
 
+/** Renders the heights from the original, stores them and records each height's outcome in its row. */
+async function makeThumbnails(deps: GenerateThumbnailsDeps, imageId: string, original: Buffer, heights: number[]): Promise<GenerateThumbnailsResult> {
+  const { repos, storage, log } = deps
   let rendered: Awaited<ReturnType<typeof renderThumbnails>>
   try {
-    rendered = await renderThumbnails(original, work.owedHeights, deps.limits)
+    rendered = await renderThumbnails(original, heights, deps.limits)
   } catch (error) {
     if (error instanceof UndecodableImageError) throw new PermanentThumbnailError(`the image could not be decoded: ${error.message}`, { cause: error })
     throw error
   }
+  const { format } = rendered
+  const made = rendered.thumbnails
+    .filter((thumbnail): thumbnail is RenderedThumbnail => !('error' in thumbnail))
+    .map((thumbnail) => ({ ...thumbnail, objectKey: thumbnailKey(imageId, thumbnail.height, format), bytes: thumbnail.data.length }))
+  const unmade = rendered.thumbnails.filter((thumbnail): thumbnail is FailedThumbnail => 'error' in thumbnail)
 
-  const result: GenerateThumbnailsResult = { format: rendered.format, rendered: [], failed: [], discarded: [] }
-  for (const thumbnail of rendered.thumbnails) {
-    if ('error' in thumbnail) {
-      await repos.thumbnails.markFailed(imageId, [thumbnail.height], thumbnail.error)
-      result.failed.push(thumbnail.height)
-      continue
-    }
-    const key = thumbnailKey(imageId, thumbnail.height, rendered.format)
-    await storage.putObject(key, thumbnail.data, thumbnail.data.length, CONTENT_TYPES[rendered.format])
-    const recorded = await repos.thumbnails.markReady(imageId, thumbnail.height, { width: thumbnail.width, objectKey: key, bytes: thumbnail.data.length })
-    if (!recorded) {
-      // The image was deleted (or the height dropped) while we worked: take the object back.
-      // Recorded first, so that if storage fails now the reconciler removes it later: a retry
-      // of this job would find nothing owed and never come back to this key.
-      await repos.objectDeletions.record([key])
-      await storage.removeObjects([key])
-      await repos.objectDeletions.confirm([key])
-      log.info({ imageId, height: thumbnail.height }, 'thumbnail no longer owed; removed')
-      result.discarded.push(thumbnail.height)
-      continue
-    }
-    result.rendered.push(thumbnail.height)
+  // Every put and failure mark in flight at once; all of them settle before the first error is
+  // thrown, so no object is still being written once the job has failed.
+  const writes = await Promise.allSettled([
+    ...made.map((thumbnail) => storage.putObject(thumbnail.objectKey, thumbnail.data, thumbnail.bytes, CONTENT_TYPES[format])),
+    ...unmade.map((thumbnail) => repos.thumbnails.markFailed(imageId, [thumbnail.height], thumbnail.error)),
+  ])
+  const firstFailure = writes.find((write) => write.status === 'rejected')
+  if (firstFailure) throw firstFailure.reason
+
+  const recorded = new Set(await repos.thumbnails.markReadyMany(imageId, made))
+  const orphans = made.filter((thumbnail) => !recorded.has(thumbnail.height))
+  if (orphans.length > 0) {
+    // The image was deleted (or heights dropped) while we worked: take the objects back.
+    // Recorded first, so that if storage fails now the reconciler removes them later: a retry
+    // of this job would find nothing owed and never come back to these keys.
+    const keys = orphans.map((thumbnail) => thumbnail.objectKey)
+    await repos.objectDeletions.record(keys)
+    await storage.removeObjects(keys)
+    await repos.objectDeletions.confirm(keys)
+    for (const { height } of orphans) log.info({ imageId, height }, 'thumbnail no longer owed; removed')
   }
-  return result
+  return {
+    format,
+    rendered: made.map((thumbnail) => thumbnail.height).filter((height) => recorded.has(height)),
+    failed: unmade.map((thumbnail) => thumbnail.height),
+    discarded: orphans.map((thumbnail) => thumbnail.height),
+  }
 }

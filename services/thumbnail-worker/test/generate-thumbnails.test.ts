@@ -65,6 +65,46 @@ t.test('a PNG original: thumbnails are PNGs at thumbnails/<id>/<height>.png', as
   }
 })
 
+t.test('every height is stored at once and marked ready in one statement', async (t) => {
+  const image = await storeImage(env, premium, await jpegImage(1200, 900))
+  // the real storage, watched: how many puts are in flight at the same time
+  let inFlight = 0
+  let mostInFlight = 0
+  const watchedStorage: ObjectStorage = {
+    ...env.storage,
+    async putObject(...args) {
+      mostInFlight = Math.max(mostInFlight, ++inFlight)
+      try {
+        await env.storage.putObject(...args)
+      } finally {
+        inFlight--
+      }
+    },
+  }
+  t.same((await generateThumbnails(deps({ storage: watchedStorage }), image.id)).rendered, [200, 400])
+  t.equal(mostInFlight, 2, 'both puts in flight together')
+  const rows = await thumbnailRows(env, image.id)
+  t.same(rows.map((row) => row.status), ['ready', 'ready'])
+  t.equal(rows[0]!.updated_at.getTime(), rows[1]!.updated_at.getTime(), 'one UPDATE: one timestamp for both rows')
+})
+
+t.test('a failing put fails the run only once every other put has settled; nothing is marked ready', async (t) => {
+  const image = await storeImage(env, premium, await jpegImage(1200, 900))
+  const settledPuts: string[] = []
+  const failingStorage: ObjectStorage = {
+    ...env.storage,
+    async putObject(key, ...rest) {
+      if (key.endsWith('/200.jpg')) throw new StorageUnavailableError('storage went away')
+      await env.storage.putObject(key, ...rest)
+      settledPuts.push(key)
+    },
+  }
+  const error = await rejection(generateThumbnails(deps({ storage: failingStorage }), image.id))
+  t.type(error, StorageUnavailableError)
+  t.same(settledPuts, [`thumbnails/${image.id}/400.jpg`], 'the other put had finished when the run failed')
+  t.same((await thumbnailRows(env, image.id)).map((row) => row.status), ['pending', 'pending'], 'a retry makes both')
+})
+
 t.test('a height the owner\'s tier no longer grants is not rendered (Basic user with a pending 400 row)', async (t) => {
   const image = await storeImage(env, basic, await jpegImage(800, 600), { heights: [200, 400] })
   t.same(await generateThumbnails(deps(), image.id), { format: 'jpeg', rendered: [200], failed: [], discarded: [] })
@@ -104,7 +144,7 @@ t.test('an image deleted while its thumbnails render: objects written afterwards
   )
 })
 
-t.test('an image deleted while rendering, and storage failing to remove the new object: the reconciler removes it later', async (t) => {
+t.test('an image deleted while rendering, and storage failing to remove the new objects: the reconciler removes them later', async (t) => {
   const image = await storeImage(env, premium, await jpegImage(800, 600))
   let removals = 0
   const flakyStorage: ObjectStorage = {
@@ -122,16 +162,16 @@ t.test('an image deleted while rendering, and storage failing to remove the new 
   }
   const error = await rejection(generateThumbnails(deps({ storage: flakyStorage }), image.id))
   t.type(error, StorageUnavailableError, 'the run fails (and would be retried)')
-  t.equal(removals, 1)
-  const leftover = `thumbnails/${image.id}/200.jpg`
-  t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [leftover], 'the object written before the row was found gone')
-  t.same(await env.repos.objectDeletions.listOlderThan(new Date(Date.now() + 1_000), 10), [leftover], 'recorded for the sweeper')
+  t.equal(removals, 1, 'one removal for both heights')
+  const leftovers = [`thumbnails/${image.id}/200.jpg`, `thumbnails/${image.id}/400.jpg`]
+  t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), leftovers, 'the objects written before the rows were found gone')
+  t.same((await env.repos.objectDeletions.listOlderThan(new Date(Date.now() + 1_000), 10)).sort(), leftovers, 'recorded for the sweeper')
   t.same(await generateThumbnails(deps(), image.id), { rendered: [], failed: [], discarded: [] }, 'a retry finds nothing owed')
 
   const queue = createThumbnailQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix })
   t.teardown(() => queue.close())
   const swept = await reconcileOnce({ repos: env.repos, storage: env.storage, queue, log: memoryLogger().log, pendingAfterMs: 60_000, now: () => Date.now() + 120_000 })
-  t.equal(swept.objectsRemoved, 1)
+  t.equal(swept.objectsRemoved, 2)
   t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [], 'nothing left')
 })
 

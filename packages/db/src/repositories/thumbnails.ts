@@ -1,6 +1,14 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database, ImageFormat, ThumbnailStatus } from '../schema.js'
 
+/** A stored thumbnail, to be recorded in its row. */
+export interface ReadyThumbnail {
+  height: number
+  width: number
+  objectKey: string
+  bytes: number
+}
+
 export interface ThumbnailWork {
   imageId: string
   format: ImageFormat
@@ -12,30 +20,26 @@ export interface ThumbnailWork {
 export class ThumbnailsRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** What a job for this image has to do, read fresh from the rows; undefined when the image is gone. */
+  /**
+   * What a job for this image has to do, read fresh from the rows in one query (it runs at the
+   * start of every job); undefined when the image is gone.
+   */
   async findOwedWork(imageId: string): Promise<ThumbnailWork | undefined> {
-    const image = await this.db
-      .selectFrom('images')
-      .innerJoin('users', 'users.id', 'images.owner_id')
-      .innerJoin('tiers', 'tiers.id', 'users.tier_id')
-      .select(['images.id', 'images.format', 'images.original_key', 'tiers.thumbnail_heights'])
-      .where('images.id', '=', imageId)
-      .executeTakeFirst()
+    const { rows } = await sql<{ id: string; format: ImageFormat; original_key: string; owed_heights: number[] }>`
+      select images.id, images.format, images.original_key,
+        coalesce(array_agg(thumbnails.height order by thumbnails.height) filter (where thumbnails.height is not null), '{}') as owed_heights
+      from images
+      join users on users.id = images.owner_id
+      join tiers on tiers.id = users.tier_id
+      left join thumbnails on thumbnails.image_id = images.id
+        and thumbnails.status = 'pending'
+        and (thumbnails.requested or thumbnails.height = any(tiers.thumbnail_heights))
+      where images.id = ${imageId}
+      group by images.id
+    `.execute(this.db)
+    const image = rows[0]
     if (!image) return undefined
-    const pending = await this.db
-      .selectFrom('thumbnails')
-      .select(['height', 'requested'])
-      .where('image_id', '=', imageId)
-      .where('status', '=', 'pending')
-      .orderBy('height')
-      .execute()
-    const granted = new Set(image.thumbnail_heights)
-    return {
-      imageId: image.id,
-      format: image.format,
-      originalKey: image.original_key,
-      owedHeights: pending.filter((p) => p.requested || granted.has(p.height)).map((p) => p.height),
-    }
+    return { imageId: image.id, format: image.format, originalKey: image.original_key, owedHeights: image.owed_heights }
   }
 
   /**
@@ -43,13 +47,29 @@ export class ThumbnailsRepository {
    * deleted, or the height is no longer owed) so the caller can remove the object it just wrote.
    */
   async markReady(imageId: string, height: number, result: { width: number; objectKey: string; bytes: number }): Promise<boolean> {
-    const updated = await this.db
-      .updateTable('thumbnails')
-      .set({ status: 'ready', width: result.width, object_key: result.objectKey, bytes: result.bytes, error: null, updated_at: new Date() })
-      .where('image_id', '=', imageId)
-      .where('height', '=', height)
-      .executeTakeFirst()
-    return updated.numUpdatedRows > 0n
+    return (await this.markReadyMany(imageId, [{ height, ...result }])).includes(height)
+  }
+
+  /**
+   * Records several rendered thumbnails of one image in one statement. Returns the heights whose
+   * rows were still there, ascending; for any other height the image was deleted, or the height is
+   * no longer owed, and the caller removes the object it wrote.
+   */
+  async markReadyMany(imageId: string, thumbnails: readonly ReadyThumbnail[]): Promise<number[]> {
+    if (thumbnails.length === 0) return []
+    const { rows } = await sql<{ height: number }>`
+      update thumbnails
+      set status = 'ready', width = ready.width, object_key = ready.object_key, bytes = ready.bytes, error = null, updated_at = now()
+      from unnest(
+        ${thumbnails.map((t) => t.height)}::int[],
+        ${thumbnails.map((t) => t.width)}::int[],
+        ${thumbnails.map((t) => t.objectKey)}::text[],
+        ${thumbnails.map((t) => t.bytes)}::int[]
+      ) as ready(height, width, object_key, bytes)
+      where thumbnails.image_id = ${imageId} and thumbnails.height = ready.height
+      returning thumbnails.height
+    `.execute(this.db)
+    return rows.map((row) => row.height).sort((a, b) => a - b)
   }
 
   async markFailed(imageId: string, heights: readonly number[], reason: string): Promise<void> {
