@@ -34,16 +34,34 @@ export interface GenerateThumbnailsResult {
 }
 
 /**
+ * How many times one job looks at the rows: once to start, then again after each round of writes,
+ * because an admin may have changed the owner's tier meanwhile (new heights owed). Bounded, so a
+ * tier changed over and over cannot hold a job forever; what is left stays pending, and the
+ * reconciler queues it again.
+ */
+const MAX_ROUNDS = 3
+
+/**
  * Makes every thumbnail still owed for one image, as the rows say now (not as the job said when
  * it was queued): reads the original once, decodes it once, writes every height at once and marks
- * their rows in one statement.
+ * their rows in one statement; then makes whatever became owed while it ran, the same way.
  * Keys are fixed per image and height, so a retried or duplicated run overwrites rather than leaks.
  */
 export async function generateThumbnails(deps: GenerateThumbnailsDeps, imageId: string): Promise<GenerateThumbnailsResult> {
-  const work = await deps.repos.thumbnails.findOwedWork(imageId)
-  if (!work || work.owedHeights.length === 0) return { rendered: [], failed: [], discarded: [] }
-  const original = await readOriginal(deps.storage, work.originalKey)
-  return makeThumbnails(deps, imageId, original, work.owedHeights)
+  const result: GenerateThumbnailsResult = { rendered: [], failed: [], discarded: [] }
+  let original: Buffer | undefined
+  for (let round = 1; round <= MAX_ROUNDS; round++) {
+    const work = await deps.repos.thumbnails.findOwedWork(imageId)
+    if (!work || work.owedHeights.length === 0) break
+    if (round > 1) deps.log.info({ imageId, heights: work.owedHeights, round }, 'more thumbnails became owed while the job ran; making them too')
+    original ??= await readOriginal(deps.storage, work.originalKey)
+    const made = await makeThumbnails(deps, imageId, original, work.owedHeights)
+    result.format = made.format
+    result.rendered.push(...made.rendered)
+    result.failed.push(...made.failed)
+    result.discarded.push(...made.discarded)
+  }
+  return result
 }
 
 async function readOriginal(storage: ObjectStorage, originalKey: string): Promise<Buffer> {
