@@ -75,7 +75,6 @@ t.test('a rendition asked for explicitly opens whatever the tier’s heights; an
   // what a compat custom upload of a 100×100 box leaves: the tier's 200 px row and a requested 75 px one
   await env.repos.compatUploads.create({
     image: { id, owner_id: basic.id, title: 'box', format: 'jpeg', width: 320, height: 240, bytes: original.length, original_key: `originals/${id}.jpg` },
-    heights: [200],
     requested: [75],
     variant: 75,
   })

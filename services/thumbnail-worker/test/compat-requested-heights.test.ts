@@ -19,7 +19,6 @@ async function customUpload(requested: number) {
   await env.storage.putObject(originalKey, original, original.length, 'image/jpeg')
   await env.repos.compatUploads.create({
     image: { id, owner_id: basic.id, title: 'box', format: 'jpeg', width: 320, height: 240, bytes: original.length, original_key: originalKey },
-    heights: [200],
     requested: [requested],
     variant: requested,
   })

@@ -1,13 +1,11 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database, Link, NewImage } from '../schema.js'
-import { insertImageWithThumbnails, type ImageWithThumbnails } from './images.js'
+import { insertImageOwedByTier, type ImageWithThumbnails } from './images.js'
 
 export type CompatVariant = 'original' | number
 
 export interface NewCompatUpload {
   image: NewImage
-  /** Heights the owner's tier grants: owed as for any upload. */
-  heights: readonly number[]
   /** Heights asked for explicitly (a custom box), owed whatever the tier grants. */
   requested?: readonly number[]
   /** The one variant the upload route asked for. */
@@ -47,10 +45,14 @@ function parseVariant(variant: string): CompatVariant {
 export class CompatUploadsRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** The image, its owed rows, the expiring link if any and the compat record: one transaction, so a failure leaves none of them. */
+  /**
+   * The image, its owed rows (the heights the owner's tier grants as this commits, as for any
+   * upload, and the requested ones), the expiring link if any and the compat record: one
+   * transaction, so a failure leaves none of them.
+   */
   async create(upload: NewCompatUpload): Promise<CreatedCompatUpload> {
     return this.db.transaction().execute(async (trx) => {
-      const image = await insertImageWithThumbnails(trx, upload.image, upload.heights, upload.requested)
+      const image = await insertImageOwedByTier(trx, upload.image, upload.requested)
       const variant = String(upload.variant)
       const link = upload.expiresAt
         ? await trx.insertInto('links').values({ image_id: image.id, variant, expires_at: upload.expiresAt }).returningAll().executeTakeFirstOrThrow()

@@ -80,8 +80,8 @@ export async function createCompatUpload(
   }
   // whole seconds, as the link token carries them
   const expiresAt = values.expiresInSeconds === undefined ? undefined : new Date(Math.floor(app.clock() / 1000) * 1000 + values.expiresInSeconds * 1000)
-  const { image } = await createImage(app, request, account, { path: upload.path, image: upload.image, title: values.title }, (row, heights) =>
-    app.repos.compatUploads.create({ image: row, heights, requested, variant, ...(expiresAt ? { expiresAt } : {}) }),
+  const { image } = await createImage(app, request, account, { path: upload.path, image: upload.image, title: values.title }, (row) =>
+    app.repos.compatUploads.create({ image: row, requested, variant, ...(expiresAt ? { expiresAt } : {}) }),
   )
   if (variant === 'original') return { kind: 'ready' }
 

@@ -12,11 +12,10 @@ export function originalKey(imageId: string, format: ImageFormat): string {
 
 /**
  * Writes the rows of a new image (one transaction): the image, one pending row per height owed, and
- * whatever goes with them. `tierHeights` are the heights the owner's tier granted when the request
- * was authenticated; a writer that can should read them in its transaction instead, as the default
- * one does, since an admin may have changed the tier since.
+ * whatever goes with them. The heights owed are read in that transaction (insertImageOwedByTier),
+ * not taken from the request's account, since an admin may have changed the tier since.
  */
-export type ImageRowsWriter<T extends { image: ImageWithThumbnails }> = (image: NewImage, tierHeights: readonly number[]) => Promise<T>
+export type ImageRowsWriter<T extends { image: ImageWithThumbnails }> = (image: NewImage) => Promise<T>
 
 /**
  * Stores a checked upload: object first, then the image row and one pending row per height the
@@ -39,19 +38,16 @@ export async function createImage<T extends { image: ImageWithThumbnails } = { i
   await app.storage.putFile(key, upload.path, CONTENT_TYPES[format])
   let created: T
   try {
-    created = await writeRows(
-      {
-        id: imageId,
-        owner_id: owner.id,
-        title: upload.title,
-        format,
-        width: upload.image.displayWidth,
-        height: upload.image.displayHeight,
-        bytes: upload.image.bytes,
-        original_key: key,
-      },
-      owner.tier.thumbnail_heights,
-    )
+    created = await writeRows({
+      id: imageId,
+      owner_id: owner.id,
+      title: upload.title,
+      format,
+      width: upload.image.displayWidth,
+      height: upload.image.displayHeight,
+      bytes: upload.image.bytes,
+      original_key: key,
+    })
   } catch (error) {
     await app.storage.removeObjects([key]).catch(async () => {
       await app.repos.objectDeletions.record([key]).catch(() => request.log.error({ key }, 'object left behind'))

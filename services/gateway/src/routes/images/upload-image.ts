@@ -74,7 +74,9 @@ const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, o
         const { image } = await createImage(app, request, request.account, { path: upload.path, image: upload.image, title })
         app.uploadMetrics.uploads.inc({ outcome: 'accepted' })
         app.uploadMetrics.bytes.inc(image.bytes)
-        return reply.code(201).header('location', `/api/images/${image.id}`).send(toImageResource(app, request, image, request.account.tier))
+        // the rows were written with the tier's heights as of the insert, which an admin may have changed since sign-in
+        const tier = { ...request.account.tier, thumbnail_heights: image.thumbnails.map((thumbnail) => thumbnail.height) }
+        return reply.code(201).header('location', `/api/images/${image.id}`).send(toImageResource(app, request, image, tier))
       } catch (error) {
         app.uploadMetrics.uploads.inc({ outcome: rejectionOutcome(error) })
         throw error
