@@ -1,3 +1,4 @@
+import { LruCache } from '@imageapi/lru-cache'
 import type { LinkClaims, LinkSigner } from './token.js'
 
 /**
@@ -11,22 +12,16 @@ import type { LinkClaims, LinkSigner } from './token.js'
  * and is signed when it is made. Verification is the wrapped signer's.
  */
 export function memoizePermanentTokens(signer: LinkSigner, options: { maxEntries: number }): LinkSigner {
-  // Map keeps insertion order: re-inserting on every hit keeps the least recently used first.
-  const tokens = new Map<string, string>()
+  const tokens = new LruCache<string, string>({ maxEntries: options.maxEntries })
   return {
     sign(claims) {
       const key = permanentLinkKey(claims)
       if (key === undefined) return signer.sign(claims)
       const remembered = tokens.get(key)
-      if (remembered !== undefined) {
-        tokens.delete(key)
-        tokens.set(key, remembered)
-        return remembered
-      }
+      if (remembered !== undefined) return remembered
       // signs (and so validates) before anything is remembered: claims that throw are never cached
       const token = signer.sign(claims)
       tokens.set(key, token)
-      if (tokens.size > options.maxEntries) tokens.delete(tokens.keys().next().value!)
       return token
     },
     verify: (token, nowSeconds) => signer.verify(token, nowSeconds),
