@@ -1,4 +1,6 @@
 import pg from 'pg'
+import { Kysely, PostgresDialect } from 'kysely'
+import { createRepositories, type Database } from '@imageapi/db'
 import { createTestUser } from '@imageapi/testkit'
 import { createBenchEnvironment } from '../lib/environment.js'
 import { json, login, request } from '../lib/http.js'
@@ -12,8 +14,9 @@ import type { BenchContext } from '../main.js'
  * 5. Listing at scale: GET /api/images (20 per page) for one user with 10k images, then with 1M
  * (rows seeded with insert … select generate_series, each image with a ready 200 and 400 px
  * thumbnail row, then VACUUM ANALYZE), first page and a deep page (a cursor 90% of the way down).
- * Load: wrk, 10 keep-alive connections. Limit: the same three queries the request makes (account,
- * page, thumbnails) straight from a pool of 10 connections in this process, same concurrency.
+ * Load: wrk, 10 keep-alive connections. Limit: the statements the request makes (the account, then
+ * the page with its thumbnails), captured from the repositories and replayed straight from a pool of
+ * 10 connections in this process, same concurrency.
  * Aim: p99 at 1M ≤ 1.5 × p99 at 10k. EXPLAIN (ANALYZE, BUFFERS) plans are kept in the notes.
  */
 
@@ -21,13 +24,41 @@ const CONNECTIONS = 10
 const PAGE = 20
 const AIM = 1.5
 
-// The statements the repositories issue (Kysely's output), so the limit and the plans match the service.
-const SQL = {
-  account:
-    'select "users".*, "tiers"."name" as "tier_name", "tiers"."thumbnail_heights" as "tier_thumbnail_heights", "tiers"."original_link" as "tier_original_link", "tiers"."expiring_links" as "tier_expiring_links", "tiers"."created_at" as "tier_created_at", "tiers"."updated_at" as "tier_updated_at" from "users" inner join "tiers" on "tiers"."id" = "users"."tier_id" where "users"."id" = $1',
-  firstPage: 'select * from "images" where "owner_id" = $1 order by "seq" desc limit $2',
-  deepPage: 'select * from "images" where "owner_id" = $1 and "seq" < $2 order by "seq" desc limit $3',
-  thumbnails: (n: number) => `select * from "thumbnails" where "image_id" in (${Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ')}) order by "height"`,
+/** A statement as a repository sends it: text and parameters, replayed as they are. */
+interface Statement {
+  sql: string
+  parameters: readonly unknown[]
+}
+
+/**
+ * The statements one GET /api/images sends (the account, then the page with its thumbnails),
+ * captured from the repositories as they send them, so the limit replays exactly what the request
+ * runs, whatever shape the repositories give their queries.
+ */
+async function captureListingStatements(databaseUrl: string, ownerId: string, deepSeq: number): Promise<Record<'account' | 'firstPage' | 'deepPage', Statement>> {
+  const sent: Statement[] = []
+  const recording = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }),
+    log: (event) => {
+      if (event.level === 'query') sent.push({ sql: event.query.sql, parameters: event.query.parameters })
+    },
+  })
+  try {
+    const repos = createRepositories(recording)
+    const take = async (run: () => Promise<unknown>): Promise<Statement> => {
+      sent.length = 0
+      await run()
+      if (sent.length !== 1) throw new Error(`expected one statement, the repository sent ${sent.length}: update the listing benchmark`)
+      return sent[0]!
+    }
+    return {
+      account: await take(() => repos.users.findWithTier(ownerId)),
+      firstPage: await take(() => repos.images.listByOwner(ownerId, { limit: PAGE })),
+      deepPage: await take(() => repos.images.listByOwner(ownerId, { limit: PAGE, afterSeq: deepSeq })),
+    }
+  } finally {
+    await recording.destroy()
+  }
 }
 
 interface Case {
@@ -68,17 +99,19 @@ export async function listingBenchmark(ctx: BenchContext): Promise<BenchResult> 
     let seeded = 0
     const measure = async (label: string, scale: number, page: 'first' | 'deep', url: string, headers: Record<string, string>, sqlArgs: { owner: string; afterSeq?: number }, caseRuns: number) => {
       const c: Case = { label, scale, page, gateway: [], gatewayCpu: [], sql: [] }
+      const statements = await captureListingStatements(env.database.url, sqlArgs.owner, sqlArgs.afterSeq ?? 0)
+      const pageStatement = page === 'first' ? statements.firstPage : statements.deepPage
       for (let r = 0; r < caseRuns; r++) {
         meter.begin()
         const result = await runWrk(url, { connections: CONNECTIONS, seconds, headers })
         c.gatewayCpu.push(attribute(meter.end(), 'wrk', result.cpuSeconds))
         if (result.non2xx || result.socketErrors) throw new Error(`listing: ${result.non2xx} non-2xx answers, ${result.socketErrors} socket errors`)
         c.gateway.push(result)
-        c.sql.push(await sqlLimit(pool, sqlArgs.owner, sqlArgs.afterSeq, sqlSeconds))
+        c.sql.push(await sqlLimit(pool, [statements.account, pageStatement], sqlSeconds))
         ctx.log(`  ${label} run ${r + 1}: gateway ${fmt(result.requestsPerSecond)} req/s p50 ${fmt(result.p50ms)} p99 ${fmt(result.p99ms)} ms; SQL alone p50 ${fmt(c.sql.at(-1)!.p50)} p99 ${fmt(c.sql.at(-1)!.p99)} ms`)
       }
       cases.push(c)
-      plans.push(await explain(client, sqlArgs.owner, label, page, sqlArgs.afterSeq ?? 0))
+      plans.push(await explain(client, label, pageStatement, label.includes('beside') ? undefined : statements.account))
     }
     for (const scale of scales) {
       const t = performance.now()
@@ -101,25 +134,15 @@ export async function listingBenchmark(ctx: BenchContext): Promise<BenchResult> 
       }
     }
     // The last page of the big account: its few oldest images, then nothing but the older account's
-    // rows below the cursor. How far does each plan read before it can stop?
+    // rows below the cursor. The plan must stop after those few rows, not read the older account's.
     const lastSeq = Number((await client.query('select seq from images where owner_id = $1 order by seq asc offset 9 limit 1', [ownerId])).rows[0].seq)
-    const lastPage = await client.query(`explain (analyze, buffers) ${SQL.deepPage}`, [ownerId, lastSeq, PAGE + 1])
-    // the same with only images_owner_seq to choose from (the unique index on seq dropped inside a
-    // transaction that is rolled back; nothing else uses the database at this point)
-    await client.query('begin')
-    await client.query('alter table images drop constraint images_seq_key')
-    const ownerIndexOnly = await client.query(`explain (analyze, buffers) ${SQL.deepPage}`, [ownerId, lastSeq, PAGE + 1])
-    await client.query('rollback')
-    const planText = (res: pg.QueryResult) => res.rows.map((r: Record<string, string>) => `    ${r['QUERY PLAN']}`).join('\n')
+    const lastPage = await captureListingStatements(env.database.url, ownerId, lastSeq)
     plans.push(
-      [
-        '```text',
-        `last page of the ${seeded.toLocaleString('en')}-image account (9 of its images left below the cursor, then only the older account's 10,000), as the repository asks it:`,
-        planText(lastPage),
-        'the same query if images had no unique index on seq (dropped in a rolled-back transaction), so only images_owner_seq can be used:',
-        planText(ownerIndexOnly),
-        '```',
-      ].join('\n'),
+      await explain(
+        client,
+        `last page of the ${seeded.toLocaleString('en')}-image account (9 of its images left below the cursor, then only the older account's 10,000), as the repository asks it`,
+        lastPage.deepPage,
+      ),
     )
     const otherAuth = { authorization: `Bearer ${otherToken}` }
     await runWrk(`${gateway.url}/api/images`, { connections: CONNECTIONS, seconds: 1, headers: otherAuth })
@@ -158,7 +181,7 @@ export async function listingBenchmark(ctx: BenchContext): Promise<BenchResult> 
     }
     const notes = [
       ...seeding,
-      `wrk: 1 thread, ${CONNECTIONS} keep-alive connections, ${seconds} s per run, ${runs} runs; SQL alone: the 3 statements per request on a pool of ${CONNECTIONS}, ${sqlSeconds} s per run.`,
+      `wrk: 1 thread, ${CONNECTIONS} keep-alive connections, ${seconds} s per run, ${runs} runs; SQL alone: the request's statements (captured from the repositories) on a pool of ${CONNECTIONS}, ${sqlSeconds} s per run.`,
       ...cases.map((c) => {
         const mid = Math.floor(c.gateway.length / 2)
         return `${c.label}: ${describeCpu(c.gatewayCpu[mid]!)}; gateway CPU per request ${(((c.gatewayCpu[mid]!.procs.gateway ?? 0) / c.gateway[mid]!.requests) * 1e3).toFixed(2)} ms`
@@ -211,8 +234,8 @@ async function seed(client: pg.Client, ownerId: string, from: number, to: number
   await client.query('checkpoint')
 }
 
-/** The request's three statements, on a pool of CONNECTIONS, CONNECTIONS at a time, for `seconds`. */
-async function sqlLimit(pool: pg.Pool, ownerId: string, afterSeq: number | undefined, seconds: number) {
+/** The request's statements, one after the other on a pool of CONNECTIONS, CONNECTIONS at a time, for `seconds`. */
+async function sqlLimit(pool: pg.Pool, statements: readonly Statement[], seconds: number) {
   const latencies: number[] = []
   const deadline = performance.now() + seconds * 1000
   const lane = async () => {
@@ -220,10 +243,7 @@ async function sqlLimit(pool: pg.Pool, ownerId: string, afterSeq: number | undef
       const t = performance.now()
       const c = await pool.connect()
       try {
-        await c.query(SQL.account, [ownerId])
-        const page = afterSeq === undefined ? await c.query(SQL.firstPage, [ownerId, PAGE + 1]) : await c.query(SQL.deepPage, [ownerId, afterSeq, PAGE + 1])
-        const ids = page.rows.slice(0, PAGE).map((r: { id: string }) => r.id)
-        await c.query(SQL.thumbnails(ids.length), ids)
+        for (const statement of statements) await c.query(statement.sql, [...statement.parameters])
       } finally {
         c.release()
       }
@@ -235,19 +255,13 @@ async function sqlLimit(pool: pg.Pool, ownerId: string, afterSeq: number | undef
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), perSecond: latencies.length / ((performance.now() - t0) / 1000) }
 }
 
-async function explain(client: pg.Client, ownerId: string, label: string, page: 'first' | 'deep', deepSeq: number): Promise<string> {
-  const run = async (sql: string, params: unknown[]) => {
-    const res = await client.query(`explain (analyze, buffers) ${sql}`, params)
-    // the 20 ids of a page make unreadable lines: keep the first and the count
-    return res.rows
-      .map((r: Record<string, string>) => `    ${r['QUERY PLAN']}`.replace(/'\{([0-9a-f-]{36}),[0-9a-f,-]+\}'/g, (_m, first: string) => `'{${first},…}'`))
-      .join('\n')
+async function explain(client: pg.Client, label: string, page: Statement, account?: Statement): Promise<string> {
+  const run = async (statement: Statement) => {
+    const res = await client.query(`explain (analyze, buffers) ${statement.sql}`, [...statement.parameters])
+    return res.rows.map((r: Record<string, string>) => `    ${r['QUERY PLAN']}`).join('\n')
   }
-  const pageSql = page === 'first' ? SQL.firstPage : SQL.deepPage
-  const pageParams = page === 'first' ? [ownerId, PAGE + 1] : [ownerId, deepSeq, PAGE + 1]
-  const ids = (await client.query(pageSql, pageParams)).rows.slice(0, PAGE).map((r: { id: string }) => r.id)
-  const parts = [`${label} — the page:`, await run(pageSql, pageParams), `its thumbnails:`, await run(SQL.thumbnails(ids.length), ids)]
-  if (page === 'first' && !label.includes('beside')) parts.push('the account (every authenticated request):', await run(SQL.account, [ownerId]))
+  const parts = [`${label} — the page with its thumbnails:`, await run(page)]
+  if (account) parts.push('the account (every authenticated request):', await run(account))
   return ['```text', ...parts, '```'].join('\n')
 }
 
