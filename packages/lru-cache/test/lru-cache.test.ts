@@ -35,3 +35,25 @@ t.test('entries expire after the ttl on the injected clock', async (t) => {
   t.equal(cache.get('k'), undefined)
   t.equal(cache.size, 0)
 })
+
+t.test('an entry read now and then survives any number of insertions; the unread ones go', async (t) => {
+  const cache = new LruCache<number, string>({ maxEntries: 100 })
+  cache.set(-1, 'hot')
+  for (let i = 0; i < 10_000; i++) {
+    cache.set(i, 'cold')
+    if (i % 10 === 0) t.equal(cache.get(-1), 'hot', `still there after ${i + 1} insertions`, { diagnostic: false })
+  }
+  t.equal(cache.get(-1), 'hot')
+  t.equal(cache.size, 100)
+  t.equal(cache.get(0), undefined, 'an old unread entry was evicted')
+})
+
+t.test('bounded by weight, a hot entry is not the one evicted', async (t) => {
+  const cache = new LruCache<string, Buffer>({ maxEntries: 1_000, maxWeight: 100, weigh: (b) => b.length })
+  cache.set('hot', Buffer.alloc(10))
+  for (let i = 0; i < 500; i++) {
+    cache.set(`cold-${i}`, Buffer.alloc(10))
+    t.ok(cache.get('hot'), `kept after ${i + 1} other bodies`, { diagnostic: false })
+  }
+  t.ok(cache.weight <= 100)
+})

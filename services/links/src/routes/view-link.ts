@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { ObjectStorage } from '@imageapi/storage'
 import { VIEW_REUSABLE_MS_HEADER } from '@imageapi/http-service'
 import { LruCache } from '@imageapi/lru-cache'
+import type { LinkClaims } from '@imageapi/link-tokens'
 import { checkRights, type RightsOutcome, type ServableObject } from '../services/resolve-view-link.js'
 import { createTokenChecker } from '../services/verified-tokens.js'
 import { parseRange } from '../services/byte-range.js'
@@ -34,11 +35,25 @@ export interface ViewLinkOptions {
   verifiedTokenEntries?: number
 }
 
-/** A rights check as it was made, with the response headers that depend only on it, built once. */
+/** A rights check as it was made, with what depends only on it built once: response headers, the body's cache key. */
 interface CheckedRights {
   outcome: RightsOutcome
   checkedAtMs: number
   fixedHeaders?: Record<string, string>
+  /** Set when the file is small enough to be kept in memory. */
+  bodyCacheKey?: string
+}
+
+interface LoadedBody {
+  body: Buffer | NodeJS.ReadableStream
+  length: number
+}
+
+const WHOLE = { kind: 'whole' } as const
+
+function sliceOf(body: Buffer, range?: { start: number; end: number }): LoadedBody {
+  const slice = range ? body.subarray(range.start, range.end + 1) : body
+  return { body: slice, length: slice.length }
 }
 
 function etagMatches(header: string | undefined, etag: string): boolean {
@@ -81,14 +96,13 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     }
   }
 
-  async function rightsFor(token: string, claims: Parameters<typeof checkRights>[1], nowMs: number): Promise<CheckedRights> {
-    if (options.rightsCacheMs > 0) {
-      const cached = rightsCache.get(token)
-      if (cached) return cached
-    }
+  async function checkRightsNow(token: string, claims: LinkClaims, nowMs: number): Promise<CheckedRights> {
     const outcome = await checkRights(app.repos, claims)
     const checked: CheckedRights = { outcome, checkedAtMs: nowMs }
-    if (outcome.kind === 'serve') checked.fixedHeaders = fixedHeadersFor(outcome, claims.expiresAt === undefined)
+    if (outcome.kind === 'serve') {
+      checked.fixedHeaders = fixedHeadersFor(outcome, claims.expiresAt === undefined)
+      if (outcome.bytes <= options.bodyCacheMaxObjectBytes && options.bodyCacheBytes > 0) checked.bodyCacheKey = `${outcome.objectKey}\u0000${outcome.etag}`
+    }
     if (options.rightsCacheMs > 0) rightsCache.set(token, checked)
     return checked
   }
@@ -98,24 +112,23 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
    * comes from the bytes actually sent (the buffer, or storage's own answer), never from a cached
    * row: an object re-rendered within the rights-cache window must not break the response.
    */
-  async function loadBody(object: ServableObject, range?: { start: number; end: number }): Promise<{ body: Buffer | NodeJS.ReadableStream; length: number }> {
-    if (object.bytes <= options.bodyCacheMaxObjectBytes && options.bodyCacheBytes > 0) {
-      const cacheKey = `${object.objectKey}\u0000${object.etag}`
-      let body = bodyCache.get(cacheKey)
-      if (!body) {
-        body = await app.storage.getObjectBuffer(object.objectKey)
-        bodyCache.set(cacheKey, body)
-      }
-      const slice = range ? body.subarray(range.start, range.end + 1) : body
-      return { body: slice, length: slice.length }
+  async function loadBody(object: ServableObject, bodyCacheKey: string | undefined, range?: { start: number; end: number }): Promise<LoadedBody> {
+    if (bodyCacheKey !== undefined) {
+      const body = await app.storage.getObjectBuffer(object.objectKey)
+      bodyCache.set(bodyCacheKey, body)
+      return sliceOf(body, range)
     }
     return app.storage.openObject(object.objectKey, range)
   }
 
-  async function serve(request: FastifyRequest<{ Params: { token: string } }>, reply: FastifyReply, dead: DeadLinkStatus) {
+  /**
+   * Answers a view link. A hot link (token verified before, rights checked within the window, body
+   * in memory) is answered synchronously: no promise, no await, on the path every view takes.
+   */
+  function serve(request: FastifyRequest<{ Params: { token: string } }>, reply: FastifyReply, dead: DeadLinkStatus): FastifyReply | Promise<FastifyReply> {
     const nowMs = app.clock()
-    const nowSeconds = Math.floor(nowMs / 1000)
-    const token = checkToken(request.params.token, nowSeconds)
+    const tokenText = request.params.token
+    const token = checkToken(tokenText, Math.floor(nowMs / 1000))
     if (token.kind === 'not_found') {
       outcomes.bad_token.inc()
       return reply.code(404).header('cache-control', 'no-store').send(LINK_NOT_FOUND)
@@ -124,7 +137,12 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
       outcomes.expired.inc()
       return reply.code(dead.expired).header('cache-control', 'no-store').send(LINK_EXPIRED)
     }
-    const rights = await rightsFor(request.params.token, token.claims, nowMs)
+    const cached = options.rightsCacheMs > 0 ? rightsCache.get(tokenText) : undefined
+    if (cached) return answer(request, reply, dead, token.claims, cached, nowMs)
+    return checkRightsNow(tokenText, token.claims, nowMs).then((rights) => answer(request, reply, dead, token.claims, rights, nowMs))
+  }
+
+  function answer(request: FastifyRequest, reply: FastifyReply, dead: DeadLinkStatus, claims: LinkClaims, rights: CheckedRights, nowMs: number): FastifyReply | Promise<FastifyReply> {
     const outcome = rights.outcome
     if (outcome.kind === 'not_found') {
       outcomes.not_found.inc()
@@ -135,29 +153,15 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
       return reply.code(dead.revoked).header('cache-control', 'no-store').send(LINK_REVOKED)
     }
 
-    const expiresAt = token.claims.expiresAt
+    const expiresAt = claims.expiresAt
     // rounded down from the exact time left, so no cache keeps it a fraction of a second too long
     const secondsLeft = expiresAt === undefined ? undefined : Math.max(0, Math.floor((expiresAt * 1000 - nowMs) / 1000))
 
-    if (options.redirect) {
-      const lifetime = Math.min(options.redirect.maxSeconds, secondsLeft ?? options.redirect.maxSeconds)
-      if (lifetime < 1) {
-        outcomes.expired.inc()
-        return reply.code(dead.expired).header('cache-control', 'no-store').send(LINK_EXPIRED)
-      }
-      const location = await options.redirect.storage.presignedGetUrl(outcome.objectKey, lifetime, {
-        contentType: outcome.contentType,
-        contentDisposition: rights.fixedHeaders!['content-disposition']!,
-        cacheControl: `private, max-age=${lifetime}`,
-      })
-      outcomes.redirected.inc()
-      // the redirect itself must not be reused past the presigned URL's own lifetime
-      return reply.code(302).header('location', location).header('cache-control', 'no-store').send()
-    }
+    if (options.redirect) return redirect(reply, dead, outcome, rights, secondsLeft, options.redirect)
 
     const notModified = etagMatches(request.headers['if-none-match'], outcome.etag)
     const ifRange = request.headers['if-range']
-    const range = notModified || (ifRange !== undefined && ifRange !== outcome.etag) ? ({ kind: 'whole' } as const) : parseRange(request.headers.range, outcome.bytes)
+    const range = notModified || (ifRange !== undefined && ifRange !== outcome.etag) ? WHOLE : parseRange(request.headers.range, outcome.bytes)
     if (range.kind === 'unsatisfiable') {
       outcomes.unsatisfiable_range.inc()
       return reply.code(416).header('content-range', `bytes */${outcome.bytes}`).send({ error: ['The requested range is not satisfiable'] })
@@ -173,18 +177,39 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
       return reply.code(304).send()
     }
     const partial = range.kind === 'partial' ? { start: range.start, end: range.end } : undefined
-    const loaded = request.method === 'HEAD' ? undefined : await loadBody(outcome, partial)
-    setFileHeaders()
-    reply.code(partial ? 206 : 200)
-    if (partial) reply.header('content-range', `bytes ${partial.start}-${partial.start + (loaded?.length ?? partial.end - partial.start + 1) - 1}/${outcome.bytes}`)
-    reply.header('content-length', loaded?.length ?? (partial ? partial.end - partial.start + 1 : outcome.bytes))
-    if (!partial && Buffer.isBuffer(loaded?.body) && options.rightsCacheMs > 0) {
-      // this exact answer holds until the rights check is due again, or the link expires
-      const reusableMs = Math.min(rights.checkedAtMs + options.rightsCacheMs - nowMs, expiresAt === undefined ? Infinity : expiresAt * 1000 - nowMs)
-      if (reusableMs > 0) reply.header(VIEW_REUSABLE_MS_HEADER, String(reusableMs))
+    const send = (loaded: LoadedBody | undefined): FastifyReply => {
+      setFileHeaders()
+      reply.code(partial ? 206 : 200)
+      if (partial) reply.header('content-range', `bytes ${partial.start}-${partial.start + (loaded?.length ?? partial.end - partial.start + 1) - 1}/${outcome.bytes}`)
+      reply.header('content-length', loaded?.length ?? (partial ? partial.end - partial.start + 1 : outcome.bytes))
+      if (!partial && Buffer.isBuffer(loaded?.body) && options.rightsCacheMs > 0) {
+        // this exact answer holds until the rights check is due again, or the link expires
+        const reusableMs = Math.min(rights.checkedAtMs + options.rightsCacheMs - nowMs, expiresAt === undefined ? Infinity : expiresAt * 1000 - nowMs)
+        if (reusableMs > 0) reply.header(VIEW_REUSABLE_MS_HEADER, String(reusableMs))
+      }
+      ;(partial ? outcomes.served_partial : outcomes.served).inc()
+      return reply.send(loaded?.body)
     }
-    (partial ? outcomes.served_partial : outcomes.served).inc()
-    return reply.send(loaded?.body)
+    if (request.method === 'HEAD') return send(undefined)
+    const inMemory = rights.bodyCacheKey === undefined ? undefined : bodyCache.get(rights.bodyCacheKey)
+    if (inMemory) return send(sliceOf(inMemory, partial))
+    return loadBody(outcome, rights.bodyCacheKey, partial).then(send)
+  }
+
+  async function redirect(reply: FastifyReply, dead: DeadLinkStatus, outcome: ServableObject, rights: CheckedRights, secondsLeft: number | undefined, target: NonNullable<ViewLinkOptions['redirect']>): Promise<FastifyReply> {
+    const lifetime = Math.min(target.maxSeconds, secondsLeft ?? target.maxSeconds)
+    if (lifetime < 1) {
+      outcomes.expired.inc()
+      return reply.code(dead.expired).header('cache-control', 'no-store').send(LINK_EXPIRED)
+    }
+    const location = await target.storage.presignedGetUrl(outcome.objectKey, lifetime, {
+      contentType: outcome.contentType,
+      contentDisposition: rights.fixedHeaders!['content-disposition']!,
+      cacheControl: `private, max-age=${lifetime}`,
+    })
+    outcomes.redirected.inc()
+    // the redirect itself must not be reused past the presigned URL's own lifetime
+    return reply.code(302).header('location', location).header('cache-control', 'no-store').send()
   }
 
   // GET and HEAD on one route: fastify's automatic HEAD route would reset Content-Length to 0
