@@ -35,5 +35,6 @@ export async function serveUntilSignalled(app: FastifyInstance, options: { host:
   await app.listen({ host: options.host, port: options.port })
 }
 
+export { BoundCounter, BoundHistogram } from './bound-metrics.js'
 export { VIEW_REUSABLE_MS_HEADER } from './view-reuse.js'
 export { operations, type OperationsOptions, type ReadinessCheck } from './operations.js'

@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import { BoundHistogram } from './bound-metrics.js'
 
 declare module 'fastify' {
   // @fastify/swagger reads this; declared here too so the package compiles on its own
@@ -54,23 +55,22 @@ export const operations = fp<OperationsOptions>(
     collectDefaultMetrics({ register: registry })
     app.decorate('metrics', registry)
 
-    const requestDuration = new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'HTTP request duration by route and status',
-      labelNames: ['method', 'route', 'status'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [registry],
-    })
+    const requestDuration = new BoundHistogram<'method' | 'route' | 'status'>(
+      'http_request_duration_seconds',
+      'HTTP request duration by route and status',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      [registry],
+    )
     const operational = new Set(['/healthz', '/readyz', '/metrics'])
-    // label sets are few (method × route × status); resolving one from its labels on every request shows in profiles
-    const series = new Map<string, ReturnType<typeof requestDuration.labels>>()
+    // label sets are few (method × route × status): each is bound once, on its first request
+    const series = new Map<string, ReturnType<typeof requestDuration.bind>>()
     app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched'
       if (!operational.has(route)) {
         const key = `${request.method} ${reply.statusCode} ${route}`
         let child = series.get(key)
         if (!child) {
-          child = requestDuration.labels({ method: request.method, route, status: String(reply.statusCode) })
+          child = requestDuration.bind({ method: request.method, route, status: String(reply.statusCode) })
           series.set(key, child)
         }
         child.observe(reply.elapsedTime / 1000)

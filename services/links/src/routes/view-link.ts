@@ -1,12 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { ObjectStorage } from '@imageapi/storage'
-import { VIEW_REUSABLE_MS_HEADER } from '@imageapi/http-service'
+import { BoundCounter, VIEW_REUSABLE_MS_HEADER } from '@imageapi/http-service'
 import { LruCache } from '@imageapi/lru-cache'
 import type { LinkClaims } from '@imageapi/link-tokens'
 import { checkRights, type RightsOutcome, type ServableObject } from '../services/resolve-view-link.js'
 import { createTokenChecker } from '../services/verified-tokens.js'
 import { parseRange } from '../services/byte-range.js'
-import { Counter } from 'prom-client'
 
 // Bodies as the API we replace sends them for its view links.
 export const LINK_EXPIRED = { error: ['Sorry, the link is expired'] }
@@ -67,14 +66,8 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 const OUTCOMES = ['bad_token', 'expired', 'not_found', 'revoked', 'redirected', 'not_modified', 'unsatisfiable_range', 'served', 'served_partial'] as const
 
 const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
-  const linkRequests = new Counter({
-    name: 'imageapi_link_requests_total',
-    help: 'View-link requests by outcome',
-    labelNames: ['outcome'] as const,
-    registers: [app.metrics],
-  })
-  // bound once: resolving a series from its labels on every request shows in profiles
-  const outcomes = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, linkRequests.labels(outcome)])) as Record<(typeof OUTCOMES)[number], ReturnType<typeof linkRequests.labels>>
+  const linkRequests = new BoundCounter<'outcome'>('imageapi_link_requests_total', 'View-link requests by outcome', [app.metrics])
+  const outcomes = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, linkRequests.bind({ outcome })])) as Record<(typeof OUTCOMES)[number], { inc(): void }>
 
   const checkToken = createTokenChecker(app.linkSigner, options.verifiedTokenEntries ?? 100_000)
   // Rights checks are reused for a bounded few seconds (the documented revocation bound);

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { Counter } from 'prom-client'
+import { BoundCounter } from '@imageapi/http-service'
 import { ViewAnswerCache } from '../../services/view-answer-cache.js'
 
 declare module 'fastify' {
@@ -13,13 +13,12 @@ declare module 'fastify' {
 export default fp<{ maxBytes: number; maxObjectBytes: number }>(
   async (app, options) => {
     app.decorate('viewAnswers', new ViewAnswerCache({ ...options, now: () => app.clock() }))
-    const lookups = new Counter({
-      name: 'imageapi_gateway_view_answers_total',
-      help: 'View-link requests answered from the gateway memory (hit), forwarded (miss), and answers kept (stored)',
-      labelNames: ['result'] as const,
-      registers: [app.metrics],
-    })
-    app.decorate('viewAnswerMetrics', { hit: lookups.labels('hit'), miss: lookups.labels('miss'), stored: lookups.labels('stored') })
+    const lookups = new BoundCounter<'result'>(
+      'imageapi_gateway_view_answers_total',
+      'View-link requests answered from the gateway memory (hit), forwarded (miss), and answers kept (stored)',
+      [app.metrics],
+    )
+    app.decorate('viewAnswerMetrics', { hit: lookups.bind({ result: 'hit' }), miss: lookups.bind({ result: 'miss' }), stored: lookups.bind({ result: 'stored' }) })
   },
   { name: 'view-answers', dependencies: ['operations'] },
 )
