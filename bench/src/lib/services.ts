@@ -27,6 +27,11 @@ const BUILT_ENTRY_POINTS: Record<ServiceName, string> = {
   'thumbnail-worker': 'services/thumbnail-worker/dist/main.js',
 }
 
+/** What production sets for a service beyond its config: the Dockerfile's gateway stage sets NODE_OPTIONS. */
+const PRODUCTION_ENV: Partial<Record<ServiceName, Record<string, string>>> = {
+  gateway: { NODE_OPTIONS: '--max-semi-space-size=4' },
+}
+
 export const fromSource = process.env.BENCH_FROM_SOURCE === '1' || process.env.BENCH_FROM_SOURCE === 'true'
 
 function commandLine(name: ServiceName): string[] {
@@ -70,7 +75,7 @@ export async function launchService(
   const workersBefore = queue ? (await queue.getWorkers()).length : 0
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...commandLine(name)], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'test', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...PRODUCTION_ENV[name], ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const output: string[] = []
