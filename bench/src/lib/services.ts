@@ -29,7 +29,7 @@ const BUILT_ENTRY_POINTS: Record<ServiceName, string> = {
 
 /** What production sets for a service beyond its config: the Dockerfile's gateway stage sets NODE_OPTIONS. */
 const PRODUCTION_ENV: Partial<Record<ServiceName, Record<string, string>>> = {
-  gateway: { NODE_OPTIONS: '--max-semi-space-size=4' },
+  gateway: { NODE_OPTIONS: '--max-semi-space-size=8' },
 }
 
 export const fromSource = process.env.BENCH_FROM_SOURCE === '1' || process.env.BENCH_FROM_SOURCE === 'true'
