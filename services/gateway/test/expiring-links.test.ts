@@ -108,3 +108,22 @@ t.test('live links are listed until they expire or are revoked; revoking is owne
   t.notOk((await ids()).includes(b.id), 'expired links are no longer live')
   t.equal((await app.inject({ method: 'GET', url: `/api/images/${imageId}/links`, headers: auth(tokens.other) })).statusCode, 404)
 })
+
+t.test('a rendition asked for at a compat upload can get an expiring link, though the tier lacks its height', async (t) => {
+  const { randomUUID } = await import('node:crypto')
+  const id = randomUUID()
+  await env.repos.compatUploads.create({
+    image: { id, owner_id: enterprise.user.id, title: 'box', format: 'jpeg', width: 320, height: 240, bytes: 100, original_key: `originals/${id}.jpg` },
+    requested: [150],
+    variant: 150,
+  })
+  const pending = await createLink(tokens.enterprise, id, { seconds: 300, variant: 150 })
+  t.equal(pending.statusCode, 400, 'not before it is ready')
+  await env.repos.thumbnails.markReady(id, 150, { width: 200, objectKey: `thumbnails/${id}/150.jpg`, bytes: 1 })
+  const created = await createLink(tokens.enterprise, id, { seconds: 300, variant: 150 })
+  t.equal(created.statusCode, 201, created.body)
+  t.equal(created.json().variant, 150)
+  const other = await createLink(tokens.enterprise, id, { seconds: 300, variant: 120 })
+  t.equal(other.statusCode, 400, 'a height neither granted nor asked for is still refused')
+  t.equal(other.json().field, 'variant')
+})

@@ -13,7 +13,7 @@ const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['links'],
         summary: 'Create a link to one variant of your image that expires',
-        description: `For tiers with expiring links. \`seconds\`: ${EXPIRING_LINK_SECONDS.min}–${EXPIRING_LINK_SECONDS.max}; \`variant\`: \`"original"\` or a thumbnail height your tier grants and that is ready. The link can be listed and revoked until it expires.`,
+        description: `For tiers with expiring links. \`seconds\`: ${EXPIRING_LINK_SECONDS.min}–${EXPIRING_LINK_SECONDS.max}; \`variant\`: \`"original"\` or a thumbnail height your tier grants (or that was asked for at upload through the legacy API) and that is ready. The link can be listed and revoked until it expires.`,
         security: [{ bearerAuth: [] }],
         params: ImageIdParams,
         body: Type.Object({
@@ -35,7 +35,8 @@ const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
         if (!account.tier.original_link) throw new ApiError(400, 'your tier does not include the original', 'variant')
       } else {
         const thumbnail = image.thumbnails.find((t) => t.height === variant)
-        if (!account.tier.thumbnail_heights.includes(variant) || !thumbnail) {
+        // a rendition asked for explicitly (a compat custom box) is the image's whatever the tier's heights, as when it is viewed
+        if (!thumbnail || !(thumbnail.requested || account.tier.thumbnail_heights.includes(variant))) {
           throw new ApiError(400, `your tier has no ${variant} px thumbnail; it grants ${account.tier.thumbnail_heights.join(', ')}`, 'variant')
         }
         if (thumbnail.status !== 'ready') throw new ApiError(400, `the ${variant} px thumbnail is ${thumbnail.status}, not ready`, 'variant')
