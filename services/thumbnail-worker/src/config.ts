@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { loadConfig, requireInProduction, serviceEnvSchema, Type, type Static } from '@imageapi/config'
 import { databaseEnvSchema } from '@imageapi/db'
 import { queueEnvSchema } from '@imageapi/queue'
@@ -11,8 +12,11 @@ export const workerEnvSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1' }),
   /** Port of the worker's small HTTP server (/healthz, /readyz, /metrics); when taken, a free one is used and logged. */
   WORKER_HTTP_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8002 }),
-  /** Images in flight per process; 2 saturate 2 cores (sharp itself runs one thread per image here). */
-  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+  /**
+   * Images in flight per process. sharp runs one thread per image here, so cores + 1: while one job
+   * waits on storage or the database, another keeps the cores busy (BENCHMARKS.md, benchmark 1).
+   */
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: availableParallelism() + 1 }),
   /** Largest original the worker will decode; keep it equal to the gateway's UPLOAD_MAX_PIXELS. */
   UPLOAD_MAX_PIXELS: Type.Integer({ minimum: 1, default: 50_000_000 }),
   /** Largest thumbnail, in pixels, a tier height may produce from an extreme aspect ratio. */

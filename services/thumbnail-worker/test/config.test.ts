@@ -1,10 +1,11 @@
 import t from 'tap'
+import { availableParallelism } from 'node:os'
 import { ConfigError } from '@imageapi/config'
 import { loadWorkerConfig } from '../src/config.js'
 
 t.test('defaults work on a developer machine', async (t) => {
   t.match(loadWorkerConfig({}), {
-    WORKER_CONCURRENCY: 2,
+    WORKER_CONCURRENCY: availableParallelism() + 1,
     WORKER_LOCK_SECONDS: 30,
     WORKER_STALLED_INTERVAL_SECONDS: 30,
     RECONCILE_AFTER_SECONDS: 120,
