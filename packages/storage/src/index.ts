@@ -9,3 +9,4 @@ export {
 export { createMinioStorage, type MinioStorage, type MinioStorageConfig } from './minio-storage.js'
 export { minioConfigFromEnv, storageEnvSchema, type StorageEnv } from './env.js'
 export { startEmbeddedS3, type EmbeddedS3, type EmbeddedS3Options } from './embedded-s3.js'
+export { readIntoBuffer } from './read-into-buffer.js'

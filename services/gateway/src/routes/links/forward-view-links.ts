@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
+import type { Readable } from 'node:stream'
 import { VIEW_REUSABLE_MS_HEADER } from '@imageapi/http-service'
+import { readIntoBuffer } from '@imageapi/storage'
 import { VIEW_PATH } from '../../plugins/app/view-links.js'
 import { errorBody } from '../../plugins/app/errors.js'
 
@@ -8,25 +10,13 @@ import { errorBody } from '../../plugins/app/errors.js'
 interface UpstreamResponse {
   statusCode: number
   headers: Record<string, string | string[] | undefined>
-  stream: NodeJS.ReadableStream
+  stream: Readable
 }
 
 /** Only plain GETs are answered from memory; ranges and revalidations go to the links service, which knows how. */
 function answerableFromMemory(request: FastifyRequest): boolean {
   const { headers } = request
   return request.method === 'GET' && headers.range === undefined && headers['if-range'] === undefined && headers['if-none-match'] === undefined
-}
-
-async function readSmallBody(stream: NodeJS.ReadableStream, length: number): Promise<Buffer> {
-  const body = Buffer.allocUnsafe(length)
-  let offset = 0
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    if (offset + chunk.length > length) throw new Error('the links service sent more bytes than its Content-Length')
-    chunk.copy(body, offset)
-    offset += chunk.length
-  }
-  if (offset !== length) throw new Error('the links service sent fewer bytes than its Content-Length')
-  return body
 }
 
 /**
@@ -65,7 +55,7 @@ export async function forwardingToLinks(app: FastifyInstance, linksUrl: string) 
         const reusableMs = Number(response.headers[VIEW_REUSABLE_MS_HEADER])
         const length = Number(response.headers['content-length'])
         if (!fromMemory || response.statusCode !== 200 || !viewAnswers.accepts(length, reusableMs)) return forwardReply.send(response.stream)
-        readSmallBody(response.stream, length).then(
+        readIntoBuffer(response.stream, length).then(
           (body) => {
             viewAnswers.set(request.url, withoutReuseHeader(response.headers), body, reusableMs)
             viewAnswerMetrics.stored.inc()
