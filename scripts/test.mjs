@@ -33,9 +33,25 @@ function* resultFiles(dir) {
   }
 }
 
+/** Each failed assertion of a result file with tap's YAML diagnosis under it: CI shows only this output. */
+function failureDetails(lines) {
+  const details = []
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\s*not ok \d+/.test(lines[i])) continue
+    details.push(lines[i])
+    if (!/^\s*---$/.test(lines[i + 1] ?? '')) continue
+    for (let j = i + 1; j < lines.length && j < i + 40; j++) {
+      details.push(lines[j])
+      if (/^\s*\.\.\.$/.test(lines[j])) break
+    }
+  }
+  return details
+}
+
 let passed = 0
 let failed = 0
 const failures = []
+const details = []
 for (const workspace of workspaces) {
   for (const file of resultFiles(join(workspace, '.tap', 'test-results'))) {
     const lines = readFileSync(file, 'utf8').split('\n')
@@ -51,6 +67,7 @@ for (const workspace of workspaces) {
         failures.push(`${file.replace(root, '')}: ${match[2]}`)
       } else passed++
     }
+    if (fileFailed) details.push(`# ${file.replace(root, '')}`, ...failureDetails(lines))
     if (counted === 0 && /Bail out!|^# no tests found/m.test(lines.join('\n'))) {
       failed++
       failures.push(`${file.replace(root, '')}: the file ran no test`)
@@ -60,6 +77,7 @@ for (const workspace of workspaces) {
     }
   }
 }
+if (details.length) console.log(`\nWhat failed, as tap recorded it:\n${details.join('\n')}`)
 if (failures.length) console.log(`\nFailed:\n${failures.map((f) => `  ${f}`).join('\n')}`)
 // turbo failing without any recorded failure (a crash before tap ran) must not pass
 if (turbo.status !== 0 && failed === 0) failed = 1
