@@ -9,7 +9,7 @@
 // time on this machine (.tap/package-durations.json), or from scripts/test-durations.json.
 //
 // Usage: node scripts/test.mjs [package name …]   (default: every package with a test script)
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -69,6 +69,11 @@ function runSuite({ dir, manifest }) {
     })
   })
 }
+
+// tap builds its Test class for the configured plugins on first use; suites starting side by side
+// would all build it at once, into the one copy the workspace shares
+const build = spawnSync('pnpm', ['exec', 'tap', 'build'], { cwd: suites[0].dir, stdio: 'inherit' })
+if (build.status !== 0) console.error(`tap build failed (${build.status}); the suites will try on their own`)
 
 const started = Date.now()
 const queue = [...suites]

@@ -30,7 +30,8 @@ t.test('closes promptly while a keep-alive client holds a connection', async (t)
   await storage.ping()
   const started = performance.now()
   await s3.close()
-  t.ok(performance.now() - started < 500)
+  // a server that waited for the idle keep-alive connection would take its keep-alive timeout (5 s)
+  t.ok(performance.now() - started < 4_000, 'closed without waiting for the keep-alive timeout')
 })
 
 t.test('a taken port is an error', async (t) => {

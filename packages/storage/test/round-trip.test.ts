@@ -9,7 +9,7 @@ import { createMinioStorage, ObjectNotFoundError, startEmbeddedS3, StorageUnavai
 const bucket = `round-trip-${randomUUID().slice(0, 8)}`
 const s3 = await startEmbeddedS3({ buckets: [bucket] })
 t.teardown(() => s3.close())
-const storage = createMinioStorage({ ...s3, bucket, keepAlive: false, timeoutMs: 2_000 })
+const storage = createMinioStorage({ ...s3, bucket, keepAlive: false, timeoutMs: 10_000 })
 t.teardown(() => storage.close())
 
 // Several MiB, random so that a misplaced byte range cannot match by accident.
