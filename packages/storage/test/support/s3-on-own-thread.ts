@@ -20,7 +20,7 @@ export interface S3OnOwnThread {
  */
 export async function startS3OnOwnThread(t: Test, options: EmbeddedS3Options): Promise<S3OnOwnThread> {
   const signal = new Int32Array(new SharedArrayBuffer(4))
-  const worker = new Worker(new URL('./s3-thread-main.ts', import.meta.url), { workerData: { options, signal } })
+  const worker = new Worker(new URL('./s3-thread-bootstrap.mjs', import.meta.url), { workerData: { options, signal } })
   const endPoint = await new Promise<string>((resolve, reject) => {
     worker.once('message', resolve)
     worker.once('error', reject)
