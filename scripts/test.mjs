@@ -1,17 +1,19 @@
 #!/usr/bin/env node
-// Runs every package's tap suite, four packages at a time, the slowest first, then counts the
-// results tap saved for each test file and prints the closing line `N passed, N failed` (one count
-// per top-level test).
+// Runs every package's tap suite, four at a time, the slowest first, then counts the results tap
+// saved for each test file and prints the closing line `N passed, N failed` (one count per
+// top-level test).
 //
 // Why not `turbo run test`: turbo starts packages in an order of its own, and when the slowest
 // suites (gateway, system tests, worker: ~4 minutes each here) start last, the whole run takes
-// ~2 minutes longer than the work needs. The order comes from how long each package took the last
-// time on this machine (.tap/package-durations.json), or from scripts/test-durations.json.
+// minutes longer than the work needs. The order comes from how long each package and test file
+// took the last time on this machine (.tap/test-durations.json), or else from
+// scripts/test-durations.json; a package slower than SPLIT_ABOVE_SECONDS runs as two halves.
 //
 // Usage: node scripts/test.mjs [package name …]   (default: every package with a test script)
+//        TEST_PLAN_ONLY=1 prints the units in the order they would start, and runs nothing.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
 const concurrency = Number(process.env.TEST_CONCURRENCY ?? 4)
@@ -31,41 +33,91 @@ if (wanted.length > 0 && suites.length === 0) {
   process.exit(1)
 }
 
-const localDurationsFile = join(root, '.tap', 'package-durations.json')
+const localDurationsFile = join(root, '.tap', 'test-durations.json')
 function readDurations(file) {
   try {
-    return JSON.parse(readFileSync(file, 'utf8'))
+    const { packages = {}, files = {} } = JSON.parse(readFileSync(file, 'utf8'))
+    return { packages, files }
   } catch {
-    return {}
+    return { packages: {}, files: {} }
   }
 }
-const durations = { ...readDurations(join(root, 'scripts', 'test-durations.json')), ...readDurations(localDurationsFile) }
-// a package never timed goes first: it may be the slow one
-suites.sort((a, b) => (durations[b.manifest.name] ?? Infinity) - (durations[a.manifest.name] ?? Infinity))
+const committed = readDurations(join(root, 'scripts', 'test-durations.json'))
+const local = readDurations(localDurationsFile)
+const durations = { packages: { ...committed.packages, ...local.packages }, files: { ...committed.files, ...local.files } }
 
-/** One package's suite; its output is printed whole when it ends, so suites running side by side stay readable. */
-function runSuite({ dir, manifest }) {
+/** A package's test files (every *.test.ts under test/, as each .taprc includes them), relative to the package. */
+function testFiles(dir) {
+  const found = []
+  const walk = (sub) => {
+    for (const entry of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(sub, entry.name))
+      else if (entry.name.endsWith('.test.ts')) found.push(join(sub, entry.name))
+    }
+  }
+  if (existsSync(join(dir, 'test'))) walk('test')
+  return found.sort()
+}
+
+// A suite that alone takes longer than this is run as two halves side by side, so that the
+// longest one does not end the run minutes after the others.
+const SPLIT_ABOVE_SECONDS = 200
+const units = suites.flatMap(({ dir, manifest }) => {
+  const whole = durations.packages[manifest.name]
+  const files = testFiles(dir)
+  if (whole === undefined || whole < SPLIT_ABOVE_SECONDS || files.length < 4) {
+    // a package never timed goes first: it may be the slow one
+    return [{ dir, name: manifest.name, files: [], weight: whole ?? Infinity }]
+  }
+  const known = files.map((file) => durations.files[relative(root, join(dir, file))]).filter((seconds) => seconds !== undefined)
+  const typical = known.length ? known.reduce((a, b) => a + b, 0) / known.length : 1
+  const halves = [
+    { dir, name: `${manifest.name} (1/2)`, files: [], weight: 0 },
+    { dir, name: `${manifest.name} (2/2)`, files: [], weight: 0 },
+  ]
+  const weighed = files.map((file) => ({ file, seconds: durations.files[relative(root, join(dir, file))] ?? typical }))
+  for (const { file, seconds } of weighed.sort((a, b) => b.seconds - a.seconds)) {
+    const lighter = halves[0].weight <= halves[1].weight ? halves[0] : halves[1]
+    lighter.files.push(file)
+    lighter.weight += seconds
+  }
+  return halves.map((half) => ({ ...half, weight: (whole * half.weight) / (halves[0].weight + halves[1].weight) }))
+})
+units.sort((a, b) => b.weight - a.weight)
+if (process.env.TEST_PLAN_ONLY) {
+  for (const unit of units) console.log(`${unit.name}: ~${Math.round(unit.weight)} s${unit.files.length ? ` (${unit.files.join(' ')})` : ''}`)
+  process.exit(0)
+}
+
+/** One unit (a package's suite, or half of it); its output is printed whole when it ends, so units running side by side stay readable. */
+function runUnit({ dir, name, files }) {
   const started = Date.now()
-  const prefix = `${manifest.name}:test: `
-  console.log(`${manifest.name}: started`)
+  const prefix = `${name}:test: `
+  console.log(`${name}: started`)
   return new Promise((resolve) => {
-    const child = spawn('pnpm', ['run', '--silent', 'test'], { cwd: dir, env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } })
+    const child = spawn('pnpm', ['run', '--silent', 'test', ...files], { cwd: dir, env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } })
     const output = []
+    const fileSeconds = {}
     // each test file's verdict is shown as it comes, so a long run shows its progress
     let partialLine = ''
     child.stdout.on('data', (chunk) => {
       output.push(chunk)
       const lines = (partialLine + chunk.toString('utf8')).split('\n')
       partialLine = lines.pop() ?? ''
-      for (const line of lines) if (/^(not )?ok \d+ - /.test(line)) console.log(`${manifest.name}: ${line}`)
+      for (const line of lines) {
+        if (!/^(not )?ok \d+ - /.test(line)) continue
+        console.log(`${name}: ${line}`)
+        const timed = /^(?:not )?ok \d+ - (\S+\.test\.ts) # time=([\d.]+)ms/.exec(line)
+        if (timed) fileSeconds[relative(root, join(dir, timed[1]))] = Math.round(Number(timed[2]) / 1000)
+      }
     })
     child.stderr.on('data', (chunk) => output.push(chunk))
     child.on('close', (code, signal) => {
       const seconds = (Date.now() - started) / 1000
       const text = Buffer.concat(output).toString('utf8').replace(/\n$/, '')
       console.log(text.split('\n').map((line) => prefix + line).join('\n'))
-      console.log(`${manifest.name}: ${code === 0 ? 'passed' : `failed (${signal ?? `exit ${code}`})`} in ${seconds.toFixed(1)} s`)
-      resolve({ name: manifest.name, ok: code === 0, seconds })
+      console.log(`${name}: ${code === 0 ? 'passed' : `failed (${signal ?? `exit ${code}`})`} in ${seconds.toFixed(1)} s`)
+      resolve({ name, dir, ok: code === 0, seconds, fileSeconds })
     })
   })
 }
@@ -76,16 +128,32 @@ const build = spawnSync('pnpm', ['exec', 'tap', 'build'], { cwd: suites[0].dir, 
 if (build.status !== 0) console.error(`tap build failed (${build.status}); the suites will try on their own`)
 
 const started = Date.now()
-const queue = [...suites]
+const queue = [...units]
 const outcomes = []
 await Promise.all(
   Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
-    for (let suite = queue.shift(); suite; suite = queue.shift()) outcomes.push(await runSuite(suite))
+    for (let unit = queue.shift(); unit; unit = queue.shift()) outcomes.push(await runUnit(unit))
   }),
 )
+// what this run took, for the next run's order (a split package: its halves' sum)
+const packageSeconds = {}
+for (const outcome of outcomes) {
+  const { manifest } = suites.find(({ dir }) => dir === outcome.dir)
+  packageSeconds[manifest.name] = Math.round((packageSeconds[manifest.name] ?? 0) + outcome.seconds)
+}
 mkdirSync(join(root, '.tap'), { recursive: true })
-writeFileSync(localDurationsFile, JSON.stringify({ ...durations, ...Object.fromEntries(outcomes.map((o) => [o.name, Math.round(o.seconds)])) }, null, 2) + '\n')
-console.log(`\nsuites: ${outcomes.length}, ${outcomes.filter((o) => !o.ok).length} failed, ${((Date.now() - started) / 1000).toFixed(0)} s in all`)
+writeFileSync(
+  localDurationsFile,
+  JSON.stringify(
+    {
+      packages: { ...durations.packages, ...packageSeconds },
+      files: { ...durations.files, ...Object.assign({}, ...outcomes.map((o) => o.fileSeconds)) },
+    },
+    null,
+    2,
+  ) + '\n',
+)
+console.log(`\nunits: ${outcomes.length}, ${outcomes.filter((o) => !o.ok).length} failed, ${((Date.now() - started) / 1000).toFixed(0)} s in all`)
 
 function* resultFiles(dir) {
   let entries = []

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import pg from 'pg'
 import sharp from 'sharp'
 import { createTestEnvironment, jpegImage, REPO_ROOT, waitFor } from '@imageapi/testkit'
@@ -148,10 +148,19 @@ async function checkArtifacts(): Promise<void> {
         `${target}: no build or test tool anywhere in its tree`,
       )
       if (installed.some((entry) => entry.startsWith('typescript@'))) t.comment(`${target}: typescript is in the tree (a production dependency's peer)`)
+      const packageDirs = [dir]
       for (const workspacePackage of installed.filter((entry) => entry.startsWith('@imageapi+'))) {
         const [, name] = /^@imageapi\+([\w-]+)@/.exec(workspacePackage) ?? []
-        t.ok(existsSync(join(dir, 'node_modules', '.pnpm', workspacePackage, 'node_modules', '@imageapi', name!, 'dist', 'index.js')), `${target}: @imageapi/${name} is copied in, compiled`)
+        const packageDir = join(dir, 'node_modules', '.pnpm', workspacePackage, 'node_modules', '@imageapi', name!)
+        packageDirs.push(packageDir)
+        t.ok(existsSync(join(packageDir, 'dist', 'index.js')), `${target}: @imageapi/${name} is copied in, compiled`)
       }
+      // each package's "files" field keeps its TypeScript sources and tests out of the artifact
+      t.same(
+        packageDirs.flatMap((packageDir) => ['src', 'test'].filter((sub) => existsSync(join(packageDir, sub))).map((sub) => relative(dir, join(packageDir, sub)))),
+        [],
+        `${target}: compiled code only, no src/ or test/ of any package`,
+      )
     }
   })
 
