@@ -67,13 +67,13 @@ const units = suites.flatMap(({ dir, manifest }) => {
   const files = testFiles(dir)
   if (whole === undefined || whole < SPLIT_ABOVE_SECONDS || files.length < 4) {
     // a package never timed goes first: it may be the slow one
-    return [{ dir, name: manifest.name, files: [], weight: whole ?? Infinity }]
+    return [{ dir, packageName: manifest.name, name: manifest.name, files: [], weight: whole ?? Infinity }]
   }
   const known = files.map((file) => durations.files[relative(root, join(dir, file))]).filter((seconds) => seconds !== undefined)
   const typical = known.length ? known.reduce((a, b) => a + b, 0) / known.length : 1
   const halves = [
-    { dir, name: `${manifest.name} (1/2)`, files: [], weight: 0 },
-    { dir, name: `${manifest.name} (2/2)`, files: [], weight: 0 },
+    { dir, packageName: manifest.name, name: `${manifest.name} (1/2)`, files: [], weight: 0 },
+    { dir, packageName: manifest.name, name: `${manifest.name} (2/2)`, files: [], weight: 0 },
   ]
   const weighed = files.map((file) => ({ file, seconds: durations.files[relative(root, join(dir, file))] ?? typical }))
   for (const { file, seconds } of weighed.sort((a, b) => b.seconds - a.seconds)) {
@@ -90,7 +90,7 @@ if (process.env.TEST_PLAN_ONLY) {
 }
 
 /** One unit (a package's suite, or half of it); its output is printed whole when it ends, so units running side by side stay readable. */
-function runUnit({ dir, name, files }) {
+function runUnit({ dir, packageName, name, files }) {
   const started = Date.now()
   const prefix = `${name}:test: `
   console.log(`${name}: started`)
@@ -117,7 +117,7 @@ function runUnit({ dir, name, files }) {
       const text = Buffer.concat(output).toString('utf8').replace(/\n$/, '')
       console.log(text.split('\n').map((line) => prefix + line).join('\n'))
       console.log(`${name}: ${code === 0 ? 'passed' : `failed (${signal ?? `exit ${code}`})`} in ${seconds.toFixed(1)} s`)
-      resolve({ name, dir, ok: code === 0, seconds, fileSeconds })
+      resolve({ packageName, ok: code === 0, seconds, fileSeconds })
     })
   })
 }
@@ -137,10 +137,7 @@ await Promise.all(
 )
 // what this run took, for the next run's order (a split package: its halves' sum)
 const packageSeconds = {}
-for (const outcome of outcomes) {
-  const { manifest } = suites.find(({ dir }) => dir === outcome.dir)
-  packageSeconds[manifest.name] = Math.round((packageSeconds[manifest.name] ?? 0) + outcome.seconds)
-}
+for (const { packageName, seconds } of outcomes) packageSeconds[packageName] = Math.round((packageSeconds[packageName] ?? 0) + seconds)
 mkdirSync(join(root, '.tap'), { recursive: true })
 writeFileSync(
   localDurationsFile,
