@@ -127,6 +127,11 @@ function runUnit({ dir, packageName, name, files }) {
 const build = spawnSync('pnpm', ['exec', 'tap', 'build'], { cwd: suites[0].dir, stdio: 'inherit' })
 if (build.status !== 0) console.error(`tap build failed (${build.status}); the suites will try on their own`)
 
+// One real S3 store (a throw-away radosgw, objects in RAM) for the whole run; each test file makes
+// its own bucket on it. It stops when this process exits, however it exits (its stdin closes).
+const store = await startTestStore()
+process.env.IMAGEAPI_TEST_S3 = JSON.stringify(store.credentials)
+
 const started = Date.now()
 const queue = [...units]
 const outcomes = []
@@ -135,6 +140,7 @@ await Promise.all(
     for (let unit = queue.shift(); unit; unit = queue.shift()) outcomes.push(await runUnit(unit))
   }),
 )
+store.stop()
 // what this run took, for the next run's order (a split package: its halves' sum)
 const packageSeconds = {}
 for (const { packageName, seconds } of outcomes) packageSeconds[packageName] = Math.round((packageSeconds[packageName] ?? 0) + seconds)
@@ -151,6 +157,24 @@ writeFileSync(
   ) + '\n',
 )
 console.log(`\nunits: ${outcomes.length}, ${outcomes.filter((o) => !o.ok).length} failed, ${((Date.now() - started) / 1000).toFixed(0)} s in all`)
+
+/** Starts packages/radosgw's cluster in a child process and waits for its one line of credentials. */
+function startTestStore() {
+  const child = spawn(process.execPath, ['--conditions=@imageapi/source', '--import', 'tsx', 'packages/radosgw/src/main.ts'], {
+    cwd: root,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  return new Promise((resolve, reject) => {
+    let text = ''
+    child.stdout.on('data', (chunk) => {
+      text += chunk
+      if (!text.includes('\n')) return
+      console.log(`S3 store for this run: radosgw at ${JSON.parse(text).endPoint}`)
+      resolve({ credentials: JSON.parse(text), stop: () => child.stdin.end() })
+    })
+    child.on('exit', (code) => reject(new Error(`the test S3 store (radosgw) did not start (exit ${code})`)))
+  })
+}
 
 function* resultFiles(dir) {
   let entries = []

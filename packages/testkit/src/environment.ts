@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { createRepositories, type Repositories } from '@imageapi/db'
 import { createScratchDatabase, type ScratchDatabase } from '@imageapi/db/testing'
-import { createMinioStorage, startEmbeddedS3, type MinioStorage } from '@imageapi/storage'
+import { createMinioStorage, type MinioStorage } from '@imageapi/storage'
+import { createTestBucket, testS3Store } from './s3-store.js'
 
 /** What tap's `t` offers that the kit needs; keeps the kit free of a tap dependency. */
 export interface Teardown {
@@ -12,7 +13,7 @@ export interface TestEnvironment {
   database: ScratchDatabase
   repos: Repositories
   storage: MinioStorage
-  s3: { endPoint: string; accessKey: string; secretKey: string; bucket: string }
+  s3: { endPoint: string; accessKey: string; secretKey: string; region: string; bucket: string }
   redisUrl: string
   queuePrefix: string
   /** The environment variables a service process needs to join this test's Postgres, Redis and S3. */
@@ -20,17 +21,17 @@ export interface TestEnvironment {
 }
 
 /**
- * Real Postgres, Redis and S3 for one test file, isolated from every other file: its own database,
- * its own BullMQ prefix and its own S3 server and bucket. Everything is removed in teardown.
+ * Real Postgres, Redis and S3 (radosgw) for one test file, isolated from every other file: its own
+ * database, its own BullMQ prefix and its own bucket. Everything is removed in teardown.
  */
 export async function createTestEnvironment(t: Teardown): Promise<TestEnvironment> {
   const suffix = randomBytes(5).toString('hex')
   const database = await createScratchDatabase()
   t.teardown(() => database.drop())
   const bucket = `test-${suffix}`
-  const s3Server = await startEmbeddedS3({ buckets: [bucket] })
-  t.teardown(() => s3Server.close())
-  const s3 = { endPoint: s3Server.endPoint, accessKey: s3Server.accessKey, secretKey: s3Server.secretKey, bucket }
+  const store = await testS3Store()
+  await createTestBucket(t, store, bucket)
+  const s3 = { ...store, bucket }
   // keep-alive sockets would hold the test process open after its last test
   const storage = createMinioStorage({ ...s3, keepAlive: false })
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -50,6 +51,7 @@ export async function createTestEnvironment(t: Teardown): Promise<TestEnvironmen
       S3_ENDPOINT: s3.endPoint,
       S3_ACCESS_KEY: s3.accessKey,
       S3_SECRET_KEY: s3.secretKey,
+      S3_REGION: s3.region,
       S3_BUCKET: bucket,
     },
   }
