@@ -17,6 +17,8 @@ import {
 import { readIntoBuffer } from './read-into-buffer.js'
 import { createConnectionPool } from './connection-pool.js'
 import { createStorageTransport, describeErrorResponse } from './transport.js'
+import { ByteBudget } from './byte-budget.js'
+import { MIN_PART_BYTES, putStreamed, type MultipartRequests } from './streamed-put.js'
 
 export interface MinioStorageConfig {
   /** Base URL of the S3 server, e.g. http://127.0.0.1:9000. Buckets are addressed path-style. */
@@ -42,6 +44,13 @@ export interface MinioStorageConfig {
    * announced timeout wins). Defaults to 4 s.
    */
   idleSocketTimeoutMs?: number
+  /**
+   * The memory all streamed puts in flight may hold at once (their part buffers); one that cannot
+   * borrow waits. Defaults to 64 MiB.
+   */
+  uploadBufferBytes?: number
+  /** Part size of streamed puts; at least 5 MiB (S3's minimum). Defaults to 5 MiB. */
+  partBytes?: number
 }
 
 export interface MinioStorage extends ObjectStorage {
@@ -57,6 +66,7 @@ export interface MinioStorage extends ObjectStorage {
 const DEFAULT_REGION = 'us-east-1'
 const DEFAULT_TIMEOUT_MS = 10_000
 const DEFAULT_IDLE_SOCKET_TIMEOUT_MS = 4_000
+const DEFAULT_UPLOAD_BUFFER_BYTES = 64 * 1024 * 1024
 // Only needs to outlive the moment the PUT starts: S3 checks the signature when a request arrives.
 const STREAMED_PUT_URL_EXPIRY_SECONDS = 15 * 60
 
@@ -167,7 +177,27 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
     throw new Error(`storage refused PUT of ${key}: ${describeErrorResponse(response.statusCode, await text(response))}`)
   }
 
+  const partBytes = Math.max(config.partBytes ?? MIN_PART_BYTES, MIN_PART_BYTES)
+  const uploadBudget = new ByteBudget(Math.max(config.uploadBufferBytes ?? DEFAULT_UPLOAD_BUFFER_BYTES, partBytes))
+  const multipartRequests: MultipartRequests = {
+    putBuffer: (key, body, contentType) =>
+      retryingOnClosedConnection(() => client.putObject(bucket, key, body, body.length, { 'Content-Type': contentType })).then(() => {}),
+    initiate: (key, contentType) => retryingOnClosedConnection(() => client.initiateNewMultipartUpload(bucket, key, { 'Content-Type': contentType })),
+    uploadPart: async (key, uploadId, partNumber, body) => {
+      const { etag } = await retryingOnClosedConnection(() =>
+        client.uploadPart({ bucketName: bucket, objectName: key, uploadID: uploadId, partNumber, headers: { 'Content-Length': body.length } }, body),
+      )
+      return etag
+    },
+    complete: (key, uploadId, parts) => retryingOnClosedConnection(() => client.completeMultipartUpload(bucket, key, uploadId, parts)).then(() => {}),
+    abort: (key, uploadId) => retryingOnClosedConnection(() => client.abortMultipartUpload(bucket, key, uploadId)),
+  }
+
   const storage: MinioStorage = {
+    putStream(body, describe, options) {
+      return translatingErrors(undefined, () => putStreamed(multipartRequests, uploadBudget, partBytes, body, describe, options))
+    },
+
     async putObject(key, body, size, contentType) {
       if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size: ${size}`)
       await translatingErrors(undefined, async () => {

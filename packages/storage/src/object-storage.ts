@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import type { StreamedPutOptions, StreamTarget } from './streamed-put.js'
 
 /** Inclusive byte offsets, as in an HTTP `Range: bytes=start-end` header. */
 export interface ByteRange {
@@ -26,10 +27,16 @@ export interface PresignedResponseHeaders {
 export interface ObjectStorage {
   /**
    * Stores `body` under `key`. `size` must be exact: the upload goes out as one request with that
-   * Content-Length (s3rver refuses multipart uploads, so callers spool a body of unknown size to a
-   * temporary file first). A stream is piped through without being buffered.
+   * Content-Length. A stream is piped through without being buffered.
    */
   putObject(key: string, body: Readable | Buffer, size: number, contentType: string): Promise<void>
+  /**
+   * Stores a stream whose length is not known in advance (an upload as it arrives), holding at most
+   * two parts of it in memory, borrowed from the adapter's upload budget. The key and content type
+   * are asked for once the first part is read, so they may depend on what the bytes turned out to
+   * be. If the body fails, nothing is left in storage (a multipart upload is aborted).
+   */
+  putStream(body: Readable, describe: () => StreamTarget, options?: StreamedPutOptions): Promise<StreamTarget & { size: number }>
   /** Streams a local file to `key`. */
   putFile(key: string, filePath: string, contentType: string): Promise<void>
   /** Streams the object, or the given range of it. Rejects with ObjectNotFoundError when missing. */

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { createRepositories, type Repositories } from '@imageapi/db'
 import { createScratchDatabase, type ScratchDatabase } from '@imageapi/db/testing'
 import { createMinioStorage, type MinioStorage } from '@imageapi/storage'
-import { createTestBucket, testS3Store } from './s3-store.js'
+import { testS3Store } from '@imageapi/radosgw'
+import { createTestBucket } from './s3-store.js'
 
 /** What tap's `t` offers that the kit needs; keeps the kit free of a tap dependency. */
 export interface Teardown {
