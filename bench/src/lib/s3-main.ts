@@ -1,6 +1,6 @@
-// The S3 server (s3rver, as `npm start` and the tests use) in its own process, so its CPU is
+// The s3rver comparison store in its own process, so its CPU is
 // counted apart and it does not share an event loop with the load generator.
-import { startEmbeddedS3 } from '@imageapi/storage'
+import { startEmbeddedS3 } from './s3rver.js'
 
 const bucket = process.env.S3_BUCKET ?? 'bench'
 const server = await startEmbeddedS3({ buckets: [bucket] })

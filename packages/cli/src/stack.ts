@@ -1,17 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pretty from 'pino-pretty'
 import { exitOnConfigError, loadConfig, Type } from '@imageapi/config'
 import { databaseEnvSchema } from '@imageapi/db'
-import { startEmbeddedS3, storageEnvSchema, type EmbeddedS3 } from '@imageapi/storage'
+import { storageEnvSchema } from '@imageapi/storage'
 import { DEFAULT_ADMIN, initAdmin, migrate } from './commands.js'
+import { startStackStore, type StackStore } from './stack-store.js'
 
 /**
  * `pnpm start`: the whole stack on one machine, for development. Postgres and Redis are the
- * machine's; S3 is the embedded server unless S3_ENDPOINT points elsewhere. Services run as
- * separate processes, from source, with their JSON logs pretty-printed here.
+ * machine's; S3 is a persistent single-node Ceph radosgw in .data/radosgw unless S3_ENDPOINT points
+ * elsewhere (then the bucket is created when missing). Services run as separate processes, from
+ * source, with their JSON logs pretty-printed here.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 
@@ -23,7 +24,8 @@ try {
       ...storageEnvSchema,
       PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8000 }),
       LINKS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8001 }),
-      EMBEDDED_S3_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 9000 }),
+      // the embedded store's port when it is first created (default: a free one); it keeps it after
+      EMBEDDED_S3_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
       ADMIN_EMAIL: Type.String({ default: DEFAULT_ADMIN.email }),
       ADMIN_PASSWORD: Type.String({ default: DEFAULT_ADMIN.password }),
     }),
@@ -36,15 +38,20 @@ const print = (line: string) => process.stdout.write(`${line}\n`)
 // the services log JSON lines, as in production; only this terminal view is prettified
 const prettyOut = pretty({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' })
 
-let s3: EmbeddedS3 | undefined
-let s3Endpoint = config.S3_ENDPOINT
-if (!s3Endpoint) {
-  const directory = join(ROOT, '.data', 's3')
-  await mkdir(directory, { recursive: true })
-  s3 = await startEmbeddedS3({ port: config.EMBEDDED_S3_PORT, directory, buckets: [config.S3_BUCKET] })
-  s3Endpoint = s3.endPoint
-  print(`embedded S3 server (s3rver) at ${s3Endpoint}, data in .data/s3`)
+const storeDirectory = join(ROOT, '.data', 'radosgw')
+let store: StackStore
+try {
+  store = await startStackStore(config, { directory: storeDirectory, ...(config.EMBEDDED_S3_PORT !== undefined ? { port: config.EMBEDDED_S3_PORT } : {}), print })
+} catch (error) {
+  process.stderr.write(`npm start: the S3 store is not usable: ${(error as Error).message}\n`)
+  process.exit(1)
 }
+// a stack that dies without stop() must not leave the store's daemons running
+process.once('exit', () => store.stopSync())
+const storeWhere = store.directory
+  ? `Ceph radosgw at ${store.endPoint}, bucket ${store.bucket}, data and keys in ${relative(ROOT, store.directory)}`
+  : `${store.endPoint}, bucket ${store.bucket} (S3_ENDPOINT)`
+print(`S3 store: ${storeWhere}`)
 
 await migrate(config.DATABASE_URL, print)
 await initAdmin(config.DATABASE_URL, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD }, print)
@@ -52,10 +59,11 @@ await initAdmin(config.DATABASE_URL, { email: config.ADMIN_EMAIL, password: conf
 const childEnv = {
   ...process.env,
   DATABASE_URL: config.DATABASE_URL,
-  S3_ENDPOINT: s3Endpoint,
-  S3_BUCKET: config.S3_BUCKET,
-  S3_ACCESS_KEY: config.S3_ACCESS_KEY,
-  S3_SECRET_KEY: config.S3_SECRET_KEY,
+  S3_ENDPOINT: store.endPoint,
+  S3_BUCKET: store.bucket,
+  S3_ACCESS_KEY: store.accessKey,
+  S3_SECRET_KEY: store.secretKey,
+  S3_REGION: store.region,
 }
 const children: ChildProcess[] = []
 function startService(entry: string, env: Record<string, string>): ChildProcess {
@@ -88,7 +96,7 @@ async function stop(code: number): Promise<void> {
     children.map((child) =>
       child.exitCode !== null || child.signalCode !== null ? undefined : new Promise((resolveExit) => (child.once('exit', resolveExit), child.kill('SIGTERM')))),
   )
-  await s3?.close()
+  await store.stop()
   process.exit(code)
 }
 process.once('SIGINT', () => void stop(0))
@@ -97,5 +105,6 @@ process.once('SIGTERM', () => void stop(0))
 print('')
 print(`imageapi: http://127.0.0.1:${config.PORT}   (API docs: http://127.0.0.1:${config.PORT}/docs)`)
 print(`admin:    ${config.ADMIN_EMAIL} / ${config.ADMIN_PASSWORD}   (if it was created by this start; see above)`)
+print(`storage:  ${storeWhere}`)
 print('press Ctrl-C to stop')
 print('')

@@ -8,7 +8,6 @@ export {
 } from './object-storage.js'
 export { createMinioStorage, type MinioStorage, type MinioStorageConfig } from './minio-storage.js'
 export { minioConfigFromEnv, storageEnvSchema, type StorageEnv } from './env.js'
-export { startEmbeddedS3, type EmbeddedS3, type EmbeddedS3Options } from './embedded-s3.js'
 export { readIntoBuffer } from './read-into-buffer.js'
 export { ByteBudget } from './byte-budget.js'
 export { MIN_PART_BYTES, type StreamTarget, type StreamedPutOptions } from './streamed-put.js'

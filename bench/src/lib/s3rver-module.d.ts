@@ -1,4 +1,4 @@
-// s3rver ships no types; this declares only the part of its API that embedded-s3.ts uses.
+// s3rver ships no types; this declares only the part of its API that s3rver.ts uses.
 declare module 's3rver' {
   import type { RequestListener } from 'node:http'
 

@@ -1,4 +1,4 @@
-/// <reference path="./s3rver.d.ts" />
+/// <reference path="./s3rver-module.d.ts" />
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -33,7 +33,11 @@ export interface EmbeddedS3 {
   close(): Promise<void>
 }
 
-/** Starts an in-process S3 server (s3rver) on 127.0.0.1, for the local start command and tests. */
+/**
+ * Starts an in-process S3 server (s3rver) on 127.0.0.1. The benchmark keeps it only as a comparison
+ * store: s3rver is a stand-in that accepts unsigned and wrongly signed requests and refuses multipart
+ * uploads (501), so nothing else in the project uses it.
+ */
 export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<EmbeddedS3> {
   const ownsDirectory = options.directory === undefined
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'imageapi-s3-')))
