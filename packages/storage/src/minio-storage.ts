@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import http from 'node:http'
@@ -16,7 +17,7 @@ import {
 } from './object-storage.js'
 import { readIntoBuffer } from './read-into-buffer.js'
 import { createConnectionPool } from './connection-pool.js'
-import { createStorageTransport, describeErrorResponse } from './transport.js'
+import { createStorageTransport, describeErrorResponse, errorCodeOf } from './transport.js'
 import { ByteBudget } from './byte-budget.js'
 import { MIN_PART_BYTES, putStreamed, type MultipartRequests } from './streamed-put.js'
 
@@ -40,8 +41,8 @@ export interface MinioStorageConfig {
   timeoutMs?: number
   /**
    * How long a pooled connection may sit idle before it is closed instead of reused. Keep it below
-   * the server's keep-alive timeout (s3rver, like any Node server, announces 5 s; a shorter
-   * announced timeout wins). Defaults to 4 s.
+   * the idle timeout of the server and of any proxy in front of it (a Node server's is 5 s); a
+   * shorter one the server announces in a Keep-Alive header wins. Defaults to 4 s.
    */
   idleSocketTimeoutMs?: number
   /**
@@ -85,6 +86,9 @@ const UNREACHABLE_ERROR_CODES = new Set([
   'EAI_AGAIN',
 ])
 
+/** S3 error codes that mean the server does not accept this client's access key and secret. */
+const REFUSED_CREDENTIALS_ERROR_CODES = new Set(['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'AccessDenied'])
+
 export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
   const endPointUrl = parseEndPoint(config.endPoint)
   const httpModule = endPointUrl.protocol === 'https:' ? https : http
@@ -93,7 +97,7 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
     idleTimeoutMs: config.idleSocketTimeoutMs ?? DEFAULT_IDLE_SOCKET_TIMEOUT_MS,
   })
   const { agent } = pool
-  const { transport, failedOnClosedPooledConnection } = createStorageTransport(httpModule, pool, config.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+  const { transport, failedOnClosedPooledConnection } = createStorageTransport(httpModule, pool, config.timeoutMs ?? DEFAULT_TIMEOUT_MS, config.endPoint)
   const { bucket } = config
   const region = config.region ?? DEFAULT_REGION
   const client = new Client({
@@ -108,13 +112,23 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
     transportAgent: agent,
   })
 
-  /** Maps client errors to the adapter's error types; `key` is the object the call was about, if any. */
+  const missingBucketMessage = `bucket ${bucket} does not exist at ${config.endPoint}`
+
+  /**
+   * Maps client errors to the adapter's error types; `key` is the object the call was about, if any.
+   * A missing bucket and refused credentials are configuration faults no retry of the request can
+   * mend: they become StorageUnavailableError (a 503 naming the fault), never a bare 500.
+   */
   function translateError(error: unknown, key?: string): unknown {
     if (error instanceof StorageUnavailableError || error instanceof ObjectNotFoundError) return error
     const code = (error as { code?: unknown } | null)?.code
     if (typeof code !== 'string') return error
     if (UNREACHABLE_ERROR_CODES.has(code)) {
       return new StorageUnavailableError(`storage at ${config.endPoint} is not reachable (${code})`, { cause: error })
+    }
+    if (code === 'NoSuchBucket') return new StorageUnavailableError(missingBucketMessage, { cause: error })
+    if (REFUSED_CREDENTIALS_ERROR_CODES.has(code)) {
+      return new StorageUnavailableError(`storage refused the credentials for bucket ${bucket} at ${config.endPoint} (${code})`, { cause: error })
     }
     // HEAD requests carry no error body, so a missing object shows up as the status name NotFound.
     if (key !== undefined && (code === 'NoSuchKey' || code === 'NotFound')) {
@@ -148,11 +162,12 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
   }
 
   /**
-   * minio's putObject reads a stream of up to one part (64 MiB) wholly into memory before sending
-   * it, and sends larger ones multipart, which s3rver refuses. A presigned PUT lets the body be
-   * piped straight through with its known Content-Length.
+   * Stores a stream of known size with one request, piping it through as it is read. minio's
+   * putObject would first read it into memory a whole part at a time (up to 64 MiB per upload); a
+   * presigned PUT carries the body with its known Content-Length and holds no more than the socket's
+   * buffers.
    */
-  async function putStream(key: string, body: Readable, size: number, contentType: string): Promise<void> {
+  async function putKnownLengthStream(key: string, body: Readable, size: number, contentType: string): Promise<void> {
     const url = new URL(await client.presignedPutObject(bucket, key, STREAMED_PUT_URL_EXPIRY_SECONDS))
     const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const request = transport.request(
@@ -174,7 +189,11 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
       response.resume()
       return
     }
-    throw new Error(`storage refused PUT of ${key}: ${describeErrorResponse(response.statusCode, await text(response))}`)
+    const answer = await text(response)
+    const refusal = Object.assign(new Error(`storage refused PUT of ${key}: ${describeErrorResponse(response.statusCode, answer)}`), {
+      code: errorCodeOf(answer),
+    })
+    throw translateError(refusal)
   }
 
   const partBytes = Math.max(config.partBytes ?? MIN_PART_BYTES, MIN_PART_BYTES)
@@ -206,7 +225,7 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
           // A stream cannot be sent twice; a Buffer can.
           await retryingOnClosedConnection(() => client.putObject(bucket, key, body, size, { 'Content-Type': contentType }))
         } else {
-          await putStream(key, body, size, contentType)
+          await putKnownLengthStream(key, body, size, contentType)
         }
       })
     },
@@ -256,8 +275,10 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
         return { size, etag, lastModified }
       } catch (error) {
         const translated = translateError(error, key)
-        if (translated instanceof ObjectNotFoundError) return null
-        throw translated
+        if (!(translated instanceof ObjectNotFoundError)) throw translated
+        // A HEAD answer carries no error code, so a missing bucket reads as a missing object: ask.
+        await storage.ping()
+        return null
       }
     },
 
@@ -280,6 +301,13 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
       return client.presignedGetObject(bucket, key, expirySeconds, parameters)
     },
 
+    async presignedPutUrl(key, expirySeconds, contentType?: string) {
+      // minio presigns the path (its encoding of the key is reused) but never signs Content-Type.
+      const unbound = new URL(await client.presignedPutObject(bucket, key, expirySeconds))
+      if (contentType === undefined) return unbound.href
+      return presignPutWithContentType(unbound, { ...config, region }, expirySeconds, contentType)
+    },
+
     async ensureBucket() {
       await translatingErrors(undefined, async () => {
         if (await client.bucketExists(bucket)) return
@@ -294,8 +322,8 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
     },
 
     async ping() {
-      const exists = await translatingErrors(undefined, () => client.bucketExists(bucket))
-      if (!exists) throw new StorageUnavailableError(`bucket ${bucket} does not exist at ${config.endPoint}`)
+      const exists = await translatingErrors(undefined, () => retryingOnClosedConnection(() => client.bucketExists(bucket)))
+      if (!exists) throw new StorageUnavailableError(missingBucketMessage)
     },
 
     async listKeys(prefix = '') {
@@ -350,6 +378,39 @@ function checkLength(size: number): Transform {
       else callback()
     },
   })
+}
+
+/**
+ * An AWS Signature V4 presigned PUT URL that also signs the Content-Type header, so the storage
+ * server refuses (403) an upload sent with any other type. `unbound` is minio's presigned URL for
+ * the same object; its path (the key as minio encodes it) and host are kept, its query replaced.
+ */
+function presignPutWithContentType(
+  unbound: URL,
+  credentials: { accessKey: string; secretKey: string; region: string },
+  expirySeconds: number,
+  contentType: string,
+): string {
+  const now = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '') // 20260102T030405Z
+  const day = now.slice(0, 8)
+  const scope = `${day}/${credentials.region}/s3/aws4_request`
+  const query = new URLSearchParams({
+    'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
+    'X-Amz-Credential': `${credentials.accessKey}/${scope}`,
+    'X-Amz-Date': now,
+    'X-Amz-Expires': String(expirySeconds),
+    'X-Amz-SignedHeaders': 'content-type;host',
+  })
+  query.sort()
+  // URLSearchParams encodes as HTML forms do; SigV4 wants RFC 3986 (%20 for space, ~ left alone).
+  const canonicalQuery = query.toString().replace(/\+/g, '%20').replace(/%7E/g, '~')
+  const canonicalHeaders = `content-type:${contentType.trim()}\nhost:${unbound.host}\n`
+  const canonicalRequest = ['PUT', unbound.pathname, canonicalQuery, canonicalHeaders, 'content-type;host', 'UNSIGNED-PAYLOAD'].join('\n')
+  const stringToSign = ['AWS4-HMAC-SHA256', now, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n')
+  let signingKey: Buffer = Buffer.from(`AWS4${credentials.secretKey}`)
+  for (const part of [day, credentials.region, 's3', 'aws4_request']) signingKey = createHmac('sha256', signingKey).update(part).digest()
+  const signature = createHmac('sha256', signingKey).update(stringToSign).digest('hex')
+  return `${unbound.origin}${unbound.pathname}?${canonicalQuery}&X-Amz-Signature=${signature}`
 }
 
 /** URL.hostname keeps the brackets around an IPv6 address; http.request and minio want it bare. */

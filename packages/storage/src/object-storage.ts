@@ -48,12 +48,18 @@ export interface ObjectStorage {
   openObject(key: string, range?: ByteRange): Promise<{ body: Readable; length: number }>
   /** Reads the whole object into memory; only for callers that decode it in memory anyway. */
   getObjectBuffer(key: string): Promise<Buffer>
-  /** Resolves to null when the object does not exist. */
+  /** Resolves to null when the object does not exist; rejects with StorageUnavailableError when the bucket does not. */
   statObject(key: string): Promise<ObjectInfo | null>
   /** Removes the objects; keys that do not exist are not an error. */
   removeObjects(keys: string[]): Promise<void>
   /** A URL anyone can GET the object from until it expires. Makes no request to the server. */
   presignedGetUrl(key: string, expirySeconds: number, responseHeaders?: PresignedResponseHeaders): Promise<string>
+  /**
+   * A URL anyone can PUT the object's bytes to until it expires. With `contentType`, the signature
+   * covers the Content-Type header: the upload must send exactly that type, or it is refused (403).
+   * Makes no request to the server.
+   */
+  presignedPutUrl(key: string, expirySeconds: number, contentType?: string): Promise<string>
   /** Creates the bucket unless it exists. */
   ensureBucket(): Promise<void>
   /** Resolves when the server answers and the bucket exists; otherwise rejects with StorageUnavailableError. */

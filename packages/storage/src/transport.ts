@@ -6,11 +6,12 @@ import type { ConnectionPool } from './connection-pool.js'
 import { StorageUnavailableError } from './object-storage.js'
 
 /**
- * The statuses the minio client would retry (S3 documents them as transient). They are turned into
- * StorageUnavailableError before minio sees the response: minio's retry path leaves the response
- * unread, pinning the socket, and retrying is the caller's decision (job backoff, client retry).
+ * The statuses below 500 that the minio client would retry (S3 documents them as transient). They,
+ * and every 5xx, are turned into StorageUnavailableError before minio sees the response: minio's
+ * retry path leaves the response unread, pinning the socket, and retrying is the caller's decision
+ * (job backoff, client retry). A 5xx is the server's fault whatever its code, never the caller's.
  */
-const TRANSIENT_STATUS_CODES = new Set([408, 429, 499, 500, 502, 503, 504, 520])
+const TRANSIENT_CLIENT_STATUS_CODES = new Set([408, 429, 499])
 
 /** What a write to, or read from, a connection the server has already closed fails with. */
 const CLOSED_CONNECTION_ERROR_CODES = new Set(['EPIPE', 'ECONNRESET'])
@@ -33,7 +34,13 @@ export interface StorageTransport {
  * (minio sets no timeout, so an unresponsive server would hang the caller forever), and a transient
  * 5xx answer fails the request with StorageUnavailableError after its body is drained.
  */
-export function createStorageTransport(httpModule: typeof http | typeof https, pool: ConnectionPool, timeoutMs: number): StorageTransport {
+export function createStorageTransport(
+  httpModule: typeof http | typeof https,
+  pool: ConnectionPool,
+  timeoutMs: number,
+  /** Named in the errors, so a 503 says which storage failed. */
+  endPoint: string,
+): StorageTransport {
   // Errors are marked where the request is known; callers only see the error minio passes on.
   const failuresOnPooledConnections = new WeakSet<object>()
 
@@ -41,7 +48,7 @@ export function createStorageTransport(httpModule: typeof http | typeof https, p
     pool.closeExpired()
     const clientRequest = httpModule.request(options)
     clientRequest.setTimeout(timeoutMs, () => {
-      clientRequest.destroy(new StorageUnavailableError(`storage sent nothing for ${timeoutMs} ms`))
+      clientRequest.destroy(new StorageUnavailableError(`storage at ${endPoint} sent nothing for ${timeoutMs} ms`))
     })
     // setTimeout() above only reaches the socket once it has connected; until then a new socket
     // would have the pool's idle timeout as its connect timeout.
@@ -54,7 +61,7 @@ export function createStorageTransport(httpModule: typeof http | typeof https, p
     })
     clientRequest.on('response', (response) => {
       const status = response.statusCode ?? 0
-      if (!TRANSIENT_STATUS_CODES.has(status)) {
+      if (status < 500 && !TRANSIENT_CLIENT_STATUS_CODES.has(status)) {
         onResponse(response)
         return
       }
@@ -62,7 +69,7 @@ export function createStorageTransport(httpModule: typeof http | typeof https, p
       // says what went wrong. The request has already been answered, so destroy() would no longer
       // report an error to its listeners: emit one.
       const fail = (body: string) => {
-        clientRequest.emit('error', new StorageUnavailableError(`storage answered ${describeErrorResponse(status, body)}`))
+        clientRequest.emit('error', new StorageUnavailableError(`storage at ${endPoint} answered ${describeErrorResponse(status, body)}`))
       }
       text(response).then(fail, () => fail(''))
     })
@@ -85,6 +92,11 @@ export function createStorageTransport(httpModule: typeof http | typeof https, p
 
 /** "HTTP 403 AccessDenied", from a status and an S3 error body (which may be empty or not XML). */
 export function describeErrorResponse(status: number | undefined, body: string): string {
-  const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1]
+  const code = errorCodeOf(body)
   return code === undefined ? `HTTP ${status}` : `HTTP ${status} ${code}`
+}
+
+/** The S3 error code (`<Code>NoSuchBucket</Code>`) of an error body, if it has one. */
+export function errorCodeOf(body: string): string | undefined {
+  return /<Code>([^<]*)<\/Code>/.exec(body)?.[1]
 }
