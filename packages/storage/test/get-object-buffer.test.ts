@@ -1,13 +1,10 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import net, { type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import { createMinioStorage, ObjectNotFoundError, startEmbeddedS3, StorageUnavailableError } from '../src/index.js'
+import { createMinioStorage, ObjectNotFoundError, StorageUnavailableError } from '../src/index.js'
+import { createTestBucket } from './support/test-bucket.js'
 
-const bucket = `buffer-${randomUUID().slice(0, 8)}`
-const s3 = await startEmbeddedS3({ buckets: [bucket] })
-t.teardown(() => s3.close())
-const storage = createMinioStorage({ ...s3, bucket, keepAlive: false })
-t.teardown(() => storage.close())
+const { store, bucket, storage } = await createTestBucket(t, 'buffer')
 
 t.test('objects of every size come back byte for byte', async (t) => {
   // 0 bytes, inside Node's small-buffer pool, one socket chunk, many chunks
@@ -29,9 +26,9 @@ t.test('a missing object is ObjectNotFoundError', async (t) => {
  * server's answer (headers included) have passed: a transfer that breaks off mid-body.
  */
 async function startCuttingProxy(t: Test, target: string, cutAfter: number): Promise<string> {
-  const { port } = new URL(target)
+  const { hostname, port } = new URL(target)
   const server = net.createServer((client) => {
-    const upstream = net.connect(Number(port), '127.0.0.1')
+    const upstream = net.connect(Number(port), hostname)
     let passed = 0
     client.pipe(upstream)
     upstream.on('data', (chunk: Buffer) => {
@@ -55,8 +52,8 @@ async function startCuttingProxy(t: Test, target: string, cutAfter: number): Pro
 t.test('a connection cut mid-body is StorageUnavailableError, not a short buffer', async (t) => {
   const data = randomBytes(1024 * 1024)
   await storage.putObject('cut/original', data, data.length, 'image/png')
-  const endPoint = await startCuttingProxy(t, s3.endPoint, 200_000)
-  const throughProxy = createMinioStorage({ ...s3, endPoint, bucket, keepAlive: false })
+  const endPoint = await startCuttingProxy(t, store.endPoint, 200_000)
+  const throughProxy = createMinioStorage({ ...store, endPoint, bucket, keepAlive: false })
   t.teardown(() => throughProxy.close())
   const error = await throughProxy.getObjectBuffer('cut/original').then(
     () => undefined,

@@ -1,12 +1,10 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { buffer } from 'node:stream/consumers'
-import { createMinioStorage, ObjectNotFoundError, startEmbeddedS3 } from '../src/index.js'
+import { ObjectNotFoundError } from '../src/index.js'
+import { createTestBucket } from './support/test-bucket.js'
 
-const bucket = `open-${randomBytes(4).toString('hex')}`
-const server = await startEmbeddedS3({ buckets: [bucket] })
-t.teardown(() => server.close())
-const storage = createMinioStorage({ endPoint: server.endPoint, accessKey: server.accessKey, secretKey: server.secretKey, bucket, keepAlive: false })
+const { storage } = await createTestBucket(t, 'open')
 
 t.test('openObject gives the stream and the length the server sends, whole or ranged', async (t) => {
   const data = randomBytes(70_000)
