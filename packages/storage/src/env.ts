@@ -4,10 +4,11 @@ import type { MinioStorageConfig } from './minio-storage.js'
 /**
  * Storage variables, as schema properties a service spreads into its own config:
  * `loadConfig(Type.Object({ ...storageEnvSchema, PORT: ... }))`.
- * The defaults match s3rver, so a developer machine needs none of them.
+ * The key defaults are those of the local stack's own store (the CLI's start command), so a developer
+ * machine needs none of them; a deployment sets all of them.
  */
 export const storageEnvSchema = {
-  /** Unset means "no external storage": the local start command then runs the embedded server. */
+  /** Unset means "no external storage": the local start command then runs a store of its own. */
   S3_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$', description: 'e.g. http://127.0.0.1:9000' })),
   S3_ACCESS_KEY: Type.String({ minLength: 1, default: 'S3RVER' }),
   S3_SECRET_KEY: Type.String({ minLength: 1, default: 'S3RVER' }),
@@ -21,7 +22,7 @@ export type StorageEnv = Static<typeof storageEnvObject>
 
 /**
  * Turns loaded storage variables into a client config. `endPoint` overrides S3_ENDPOINT, for
- * when the caller started the embedded server; without either there is nothing to connect to.
+ * when the caller started a store of its own; without either there is nothing to connect to.
  */
 export function minioConfigFromEnv(env: StorageEnv, endPoint = env.S3_ENDPOINT): MinioStorageConfig {
   if (endPoint === undefined) throw new Error('S3_ENDPOINT is not set and no embedded storage endpoint was given')

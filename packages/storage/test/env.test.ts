@@ -1,10 +1,11 @@
 import { ConfigError, loadConfig, Type } from '@imageapi/config'
 import t from 'tap'
-import { minioConfigFromEnv, storageEnvSchema } from '../src/index.js'
+import { createMinioStorage, minioConfigFromEnv, storageEnvSchema } from '../src/index.js'
+import { createTestBucket } from './support/test-bucket.js'
 
 const schema = Type.Object({ ...storageEnvSchema })
 
-t.test('defaults match the embedded server and leave the endpoint unset', async (t) => {
+t.test('defaults: the local stack\'s keys, bucket imageapi, us-east-1, no endpoint', async (t) => {
   t.same(loadConfig(schema, {}), {
     S3_ACCESS_KEY: 'S3RVER',
     S3_SECRET_KEY: 'S3RVER',
@@ -24,7 +25,7 @@ t.test('reads every variable', async (t) => {
   t.same(loadConfig(schema, env), env)
 })
 
-t.test('names a bad endpoint or bucket', async (t) => {
+t.test('a bad endpoint or bucket is a ConfigError naming that variable', async (t) => {
   for (const [variable, value] of [
     ['S3_ENDPOINT', 'localhost:9000'],
     ['S3_ENDPOINT', 'http://localhost:9000/bucket'],
@@ -52,4 +53,20 @@ t.test('minioConfigFromEnv takes the endpoint from the environment or the caller
   })
   t.equal(minioConfigFromEnv(env, 'http://127.0.0.1:4568').endPoint, 'http://127.0.0.1:4568')
   t.throws(() => minioConfigFromEnv(loadConfig(schema, {})), /S3_ENDPOINT/)
+})
+
+t.test('a config loaded from the variables reaches the store: a put and a get through it', async (t) => {
+  const { store, bucket } = await createTestBucket(t, 'env')
+  const env = loadConfig(schema, {
+    S3_ENDPOINT: store.endPoint,
+    S3_ACCESS_KEY: store.accessKey,
+    S3_SECRET_KEY: store.secretKey,
+    S3_BUCKET: bucket,
+    S3_REGION: store.region,
+  })
+  const storage = createMinioStorage({ ...minioConfigFromEnv(env), keepAlive: false })
+  t.teardown(() => storage.close())
+  await t.resolves(storage.ping(), 'the bucket is found with these keys')
+  await storage.putObject('from-env', Buffer.from('configured'), 10, 'text/plain')
+  t.equal((await storage.getObjectBuffer('from-env')).toString(), 'configured')
 })
