@@ -38,6 +38,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   })
 }
 
+/** The first line of a failed check's error, bounded: enough to act on, no stack or dump. */
+function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  const line = message.split('\n')[0]!.trim() || 'no answer'
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line
+}
+
 function tokenMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(header ?? '')
   const expected = Buffer.from(`Bearer ${token}`)
@@ -45,7 +52,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 }
 
 /**
- * /healthz (the process answers), /readyz (every dependency answers; 503 naming those that do not),
+ * /healthz (the process answers), /readyz (every dependency answers; 503 naming those that do not, and why),
  * /metrics (Prometheus), and a request-duration histogram by route and status for every request.
  * These routes are left out of the OpenAPI document and of the request histogram.
  */
@@ -83,11 +90,15 @@ export const operations = fp<OperationsOptions>(
     app.get('/readyz', hidden, async (_request, reply) => {
       const names = Object.keys(options.checks)
       const results = await Promise.allSettled(names.map((name) => withTimeout(options.checks[name]!(), options.checkTimeoutMs ?? 2_000)))
-      const failed = names.filter((_, i) => results[i]!.status === 'rejected')
+      const failed = names.flatMap((name, i) => {
+        const result = results[i]!
+        return result.status === 'rejected' ? [{ name, reason: reasonOf(result.reason) }] : []
+      })
       if (failed.length === 0) return { status: 'ready', checks: Object.fromEntries(names.map((n) => [n, 'ok'])) }
       return reply.code(503).send({
         status: 'unavailable',
-        message: `not reachable: ${failed.join(', ')}`,
+        // what is down and why, e.g. "not ready: storage (bucket imageapi does not exist at …)"
+        message: `not ready: ${failed.map(({ name, reason }) => `${name} (${reason})`).join(', ')}`,
         checks: Object.fromEntries(names.map((n, i) => [n, results[i]!.status === 'fulfilled' ? 'ok' : 'down'])),
       })
     })

@@ -90,7 +90,9 @@ export default fp(
     app.setErrorHandler((error, request, reply: FastifyReply) => {
       const body = toErrorResponse(error, request)
       if (body.statusCode === 503) reply.header('retry-after', '5')
-      return reply.code(body.statusCode).send(body)
+      // a route's response schema describes its own answers (the compat upload's 503 is
+      // {"detail"}): serialized through it, this body would fail and leave as a bare 500
+      return reply.code(body.statusCode).type('application/json; charset=utf-8').serializer(JSON.stringify).send(body)
     })
     app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody(404, `no route for ${request.method} ${request.url.split('?')[0]}`)))
   },
