@@ -1,21 +1,15 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createMinioStorage, startEmbeddedS3, type EmbeddedS3 } from '@imageapi/storage'
 import { createThumbnailQueue, enqueueThumbnails } from '@imageapi/queue'
-import { createTestEnvironment, createTestUser, freePort, jpegImage, startService, waitFor } from '@imageapi/testkit'
+import { createTestEnvironment, createTestUser, jpegImage, startService, startTcpProxy, waitFor } from '@imageapi/testkit'
 
-// A storage server of this test's own, on a fixed port and directory, so it can go away and come back.
+// The services reach the run's radosgw through a TCP proxy of this test's own, so storage can go
+// away (every connection cut, new ones refused) and come back without touching the shared store.
 const env = await createTestEnvironment(t)
-const port = await freePort()
-const directory = await mkdtemp(join(tmpdir(), 'imageapi-outage-s3-'))
-const bucket = env.s3.bucket
-let s3: EmbeddedS3 | undefined = await startEmbeddedS3({ port, directory, buckets: [bucket] })
-t.teardown(() => s3?.close())
-const endPoint = `http://127.0.0.1:${port}`
-const storage = createMinioStorage({ ...env.s3, endPoint, keepAlive: false })
+const target = new URL(env.s3.endPoint)
+const proxy = await startTcpProxy(t, { host: target.hostname, port: Number(target.port) })
+const endPoint = `http://127.0.0.1:${proxy.port}`
+const storage = env.storage
 const services = { ...env.env, S3_ENDPOINT: endPoint, RECONCILE_AFTER_SECONDS: '2', RECONCILE_INTERVAL_SECONDS: '1' }
 const queue = createThumbnailQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix })
 t.teardown(() => queue.close())
@@ -37,8 +31,7 @@ async function jobCount(): Promise<number> {
 }
 
 t.test('storage unreachable during an upload: 503 JSON, and no row, no job', async (t) => {
-  await s3!.close()
-  s3 = undefined
+  proxy.cut()
   const response = await upload()
   t.equal(response.status, 503)
   t.match(response.headers.get('content-type'), /application\/json/)
@@ -46,7 +39,7 @@ t.test('storage unreachable during an upload: 503 JSON, and no row, no job', asy
   t.equal(response.headers.get('retry-after'), '5')
   t.equal((await env.repos.images.listByOwner(user.user.id, { limit: 10 })).images.length, 0, 'no row')
   t.equal(await jobCount(), 0, 'no job')
-  s3 = await startEmbeddedS3({ port, directory, buckets: [bucket] })
+  proxy.restore()
   t.equal((await upload()).status, 201, 'uploads work again once storage is back, with no restart')
 })
 
@@ -57,16 +50,15 @@ t.test('storage unreachable during a job: retried, and completed once storage is
   await storage.putObject(`originals/${id}.jpg`, original, original.length, 'image/jpeg')
   await env.repos.images.createWithThumbnails({ id, owner_id: user.user.id, title: '', format: 'jpeg', width: 320, height: 240, bytes: original.length, original_key: `originals/${id}.jpg` }, [200, 400])
   // make sure earlier uploads are done, so the outage hits this job
-  await waitFor(async () => ((await jobCount()) === 0 ? true : undefined), { what: 'an idle queue' })
+  await waitFor(async () => ((await jobCount()) === 0 ? true : undefined), { timeoutMs: 60_000, what: 'an idle queue' })
 
-  await s3!.close()
-  s3 = undefined
+  proxy.cut()
   await enqueueThumbnails(queue, { imageId: id, requestId: 'storage-outage' })
   await waitFor(() => worker.logs.some((l) => l.requestId === 'storage-outage' && l.msg === 'thumbnails failed') || undefined, { what: 'a failed attempt' })
   const rows = (await env.repos.images.findByOwner(id, user.user.id))!.thumbnails
   t.same(rows.map((r) => r.status), ['pending', 'pending'], 'an outage does not fail the rows')
 
-  s3 = await startEmbeddedS3({ port, directory, buckets: [bucket] })
+  proxy.restore()
   await waitFor(async () => ((await env.repos.images.findByOwner(id, user.user.id))!.thumbnails.every((r) => r.status === 'ready') ? true : undefined), {
     timeoutMs: 60_000,
     what: 'thumbnails ready after the outage',
