@@ -25,7 +25,7 @@ export type StorageEnv = Static<typeof storageEnvObject>
  * when the caller started a store of its own; without either there is nothing to connect to.
  */
 export function minioConfigFromEnv(env: StorageEnv, endPoint = env.S3_ENDPOINT): MinioStorageConfig {
-  if (endPoint === undefined) throw new Error('S3_ENDPOINT is not set and no embedded storage endpoint was given')
+  if (endPoint === undefined) throw new Error('S3_ENDPOINT is not set and no storage endpoint was given')
   return {
     endPoint,
     accessKey: env.S3_ACCESS_KEY,
