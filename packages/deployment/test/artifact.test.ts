@@ -124,7 +124,8 @@ async function checkArtifacts(): Promise<void> {
     t.comment(`context: ${contextCopy.files.length} files, ${(contextCopy.bytes / 1e6).toFixed(1)} MB; build: ${buildSeconds}s`)
     // build and test tools, which no production dependency pulls in (TypeScript may come in as a
     // library's optional peer, resolved from the workspace: reported, not refused)
-    const tools = ['tap', 'tsx', 'turbo', 'fast-check', '@imageapi+testkit']
+    // (and no development store: s3rver, a fake S3 that accepts unsigned requests, or the radosgw fixture)
+    const tools = ['tap', 'tsx', 'turbo', 'fast-check', '@imageapi+testkit', 's3rver', '@imageapi+radosgw']
     for (const { target, artifact } of targets) {
       const dir = join(outDir, artifact)
       const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string }
