@@ -1,6 +1,4 @@
 import { createHash, createHmac } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
 import http from 'node:http'
 import https from 'node:https'
 import { Transform, type Readable } from 'node:stream'
@@ -228,11 +226,6 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
           await putKnownLengthStream(key, body, size, contentType)
         }
       })
-    },
-
-    async putFile(key, filePath, contentType) {
-      const { size } = await stat(filePath)
-      await storage.putObject(key, createReadStream(filePath), size, contentType)
     },
 
     async getObject(key, range?: ByteRange) {

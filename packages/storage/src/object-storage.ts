@@ -37,8 +37,6 @@ export interface ObjectStorage {
    * be. If the body fails, nothing is left in storage (a multipart upload is aborted).
    */
   putStream(body: Readable, describe: () => StreamTarget, options?: StreamedPutOptions): Promise<StreamTarget & { size: number }>
-  /** Streams a local file to `key`. */
-  putFile(key: string, filePath: string, contentType: string): Promise<void>
   /** Streams the object, or the given range of it. Rejects with ObjectNotFoundError when missing. */
   getObject(key: string, range?: ByteRange): Promise<Readable>
   /**

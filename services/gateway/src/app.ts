@@ -78,7 +78,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(swaggerPlugin)
   await app.register(jwtPlugin, { secret: config.JWT_SECRET })
   await app.register(databasePlugin, { databaseUrl: config.DATABASE_URL, ...(db ? { db } : {}) })
-  await app.register(storagePlugin, storage ? { storage } : { config: minioConfigFromEnv(config) })
+  await app.register(storagePlugin, storage ? { storage } : { config: { ...minioConfigFromEnv(config), uploadBufferBytes: config.UPLOAD_BUFFER_BYTES } })
   await app.register(thumbnailQueuePlugin, { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
   await app.register(operations, {
     checks: { postgres: () => pingDatabase(app.db), redis: () => pingQueue(app.thumbnailQueue), storage: () => app.storage.ping() },
@@ -101,7 +101,6 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
     maxPixels: config.UPLOAD_MAX_PIXELS,
     perUserPerWindow: config.UPLOAD_RATE_LIMIT_PER_USER,
     perIpPerWindow: config.UPLOAD_RATE_LIMIT_PER_IP,
-    ...(config.UPLOAD_TMP_DIR ? { tmpDir: config.UPLOAD_TMP_DIR } : {}),
   }
   // multipart parsing only where uploads happen; the rest of the API takes JSON
   await app.register(async (uploads) => {

@@ -33,6 +33,11 @@ export const gatewayEnvSchema = Type.Object({
   TRUST_PROXY: Type.Boolean({ default: false }),
   UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 25 * MiB }),
   UPLOAD_MAX_PIXELS: Type.Integer({ minimum: 1, default: 50_000_000 }),
+  /**
+   * Memory all uploads in flight may hold at once while they stream into storage (5 MiB parts, at
+   * most two per upload); an upload that cannot borrow waits, and its client with it.
+   */
+  UPLOAD_BUFFER_BYTES: Type.Integer({ minimum: 10 * 1024 * 1024, default: 64 * 1024 * 1024 }),
   RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
   /** Token requests per window from one IP address, and for one email (password guessing); 0 = no limit. */
   LOGIN_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 60 }),
@@ -42,8 +47,6 @@ export const gatewayEnvSchema = Type.Object({
   UPLOAD_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 600 }),
   /** Origins allowed to call the API from a browser, comma-separated; unset = CORS off. */
   CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1 })),
-  /** Where uploads are spooled while they are checked; never held in memory. */
-  UPLOAD_TMP_DIR: Type.Optional(Type.String({ minLength: 1 })),
   /**
    * How long a compat upload (/api/upload/…) waits for its variant to be rendered before answering
    * 503 "still processing": that API's clients open the link as soon as the upload answers.

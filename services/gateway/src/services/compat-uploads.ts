@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { CompatUploadEntry, CompatVariant, UserWithTier } from '@imageapi/db'
-import type { ProbeResult } from '@imageapi/image-probe'
 import { createImage } from './create-image.js'
+import type { StoredOriginal } from './receive-upload.js'
 import { deleteImageAndFiles } from './delete-image.js'
 import { DRF_MESSAGES, type CompatFormValues, type CompatRouteKind, type FieldErrors } from './compat-form.js'
 
@@ -61,7 +61,7 @@ export async function createCompatUpload(
   app: FastifyInstance,
   request: FastifyRequest,
   account: UserWithTier,
-  upload: { kind: CompatRouteKind; path: string; image: ProbeResult; values: CompatFormValues; waitMs: number },
+  upload: { kind: CompatRouteKind; stored: StoredOriginal; values: CompatFormValues; waitMs: number },
 ): Promise<CompatUploadOutcome> {
   const { kind, values } = upload
   let variant: CompatVariant
@@ -70,9 +70,9 @@ export async function createCompatUpload(
   else if (kind === 'medium') variant = MEDIUM_HEIGHT
   else if (kind === 'original') variant = 'original'
   else {
-    const height = heightToFitInside({ width: upload.image.displayWidth, height: upload.image.displayHeight }, values.box!)
+    const height = heightToFitInside({ width: upload.stored.image.displayWidth, height: upload.stored.image.displayHeight }, values.box!)
     if (height === undefined) {
-      const narrowest = Math.ceil(upload.image.displayWidth / upload.image.displayHeight)
+      const narrowest = Math.ceil(upload.stored.image.displayWidth / upload.stored.image.displayHeight)
       return { kind: 'invalid', errors: { width: [DRF_MESSAGES.minValue(narrowest)] } }
     }
     variant = height
@@ -80,7 +80,7 @@ export async function createCompatUpload(
   }
   // whole seconds, as the link token carries them
   const expiresAt = values.expiresInSeconds === undefined ? undefined : new Date(Math.floor(app.clock() / 1000) * 1000 + values.expiresInSeconds * 1000)
-  const { image } = await createImage(app, request, account, { path: upload.path, image: upload.image, title: values.title }, (row) =>
+  const { image } = await createImage(app, request, account, { stored: upload.stored, title: values.title }, (row) =>
     app.repos.compatUploads.create({ image: row, requested, variant, ...(expiresAt ? { expiresAt } : {}) }),
   )
   if (variant === 'original') return { kind: 'ready' }

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ImageFormat, ImageWithThumbnails, NewImage, UserWithTier } from '@imageapi/db'
-import type { ProbeResult } from '@imageapi/image-probe'
+import type { StoredOriginal } from './receive-upload.js'
 
 export const CONTENT_TYPES: Record<ImageFormat, string> = { png: 'image/png', jpeg: 'image/jpeg' }
 const EXTENSIONS: Record<ImageFormat, string> = { png: 'png', jpeg: 'jpg' }
@@ -18,42 +17,32 @@ export function originalKey(imageId: string, format: ImageFormat): string {
 export type ImageRowsWriter<T extends { image: ImageWithThumbnails }> = (image: NewImage) => Promise<T>
 
 /**
- * Stores a checked upload: object first, then the image row and one pending row per height the
- * owner's tier grants when that transaction commits (read in it, not from `owner`, which is as old
- * as the request), then one job. The key is built from the image id, never from the client's file
- * name. If the rows cannot be written the object is removed again; if the job cannot be queued the
- * rows still say what is owed and the reconciler queues it later.
- * `writeRows` lets a caller add rows of its own to the transaction.
+ * Makes a stored upload an image: the image row and one pending row per height the owner's tier
+ * grants when that transaction commits (read in it, not from `owner`, which is as old as the
+ * request), then one job. The object was stored under a key built from the image id, never from
+ * the client's file name. If the rows cannot be written the object stays uncommitted, and the
+ * caller's `discard()` removes it; if the job cannot be queued the rows still say what is owed and
+ * the reconciler queues it later. `writeRows` lets a caller add rows of its own to the transaction.
  */
 export async function createImage<T extends { image: ImageWithThumbnails } = { image: ImageWithThumbnails }>(
   app: FastifyInstance,
   request: FastifyRequest,
   owner: UserWithTier,
-  upload: { path: string; image: ProbeResult; title: string },
+  upload: { stored: StoredOriginal; title: string },
   writeRows: ImageRowsWriter<T> = async (image) => ({ image: await app.repos.images.createWithOwedThumbnails(image) }) as T,
 ): Promise<T> {
-  const imageId = randomUUID()
-  const format = upload.image.format
-  const key = originalKey(imageId, format)
-  await app.storage.putFile(key, upload.path, CONTENT_TYPES[format])
-  let created: T
-  try {
-    created = await writeRows({
-      id: imageId,
-      owner_id: owner.id,
-      title: upload.title,
-      format,
-      width: upload.image.displayWidth,
-      height: upload.image.displayHeight,
-      bytes: upload.image.bytes,
-      original_key: key,
-    })
-  } catch (error) {
-    await app.storage.removeObjects([key]).catch(async () => {
-      await app.repos.objectDeletions.record([key]).catch(() => request.log.error({ key }, 'object left behind'))
-    })
-    throw error
-  }
-  if (created.image.thumbnails.length > 0) await app.requestThumbnails({ imageId, requestId: request.id })
+  const { stored } = upload
+  const created = await writeRows({
+    id: stored.imageId,
+    owner_id: owner.id,
+    title: upload.title,
+    format: stored.image.format,
+    width: stored.image.displayWidth,
+    height: stored.image.displayHeight,
+    bytes: stored.image.bytes,
+    original_key: stored.key,
+  })
+  stored.committed = true
+  if (created.image.thumbnails.length > 0) await app.requestThumbnails({ imageId: stored.imageId, requestId: request.id })
   return created
 }

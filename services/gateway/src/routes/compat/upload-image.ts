@@ -1,4 +1,3 @@
-import { tmpdir } from 'node:os'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
@@ -41,7 +40,7 @@ export interface CompatUploadRouteOptions extends UploadRouteOptions {
 }
 
 const uploadCompatImage: FastifyPluginAsyncTypebox<CompatUploadRouteOptions> = async (app, options) => {
-  const limits = { maxBytes: options.maxBytes, maxPixels: options.maxPixels, tmpDir: options.tmpDir ?? tmpdir() }
+  const limits = { maxBytes: options.maxBytes, maxPixels: options.maxPixels }
 
   for (const route of ROUTES) {
     // as there: authentication, then the permission (403 before the form is read), then the form
@@ -88,7 +87,7 @@ const uploadCompatImage: FastifyPluginAsyncTypebox<CompatUploadRouteOptions> = a
       },
       async (request, reply) => {
         const account = request.account
-        const form = request.isMultipart() ? await receiveForm(request, limits) : formFromBody(request.body)
+        const form = request.isMultipart() ? await receiveForm(app, request, limits) : formFromBody(request.body)
         try {
           const checked = checkCompatForm(route.kind, account, { fields: form.fields, hasFile: form.file !== undefined, problem: form.problem })
           if (!checked.ok) {
@@ -96,7 +95,7 @@ const uploadCompatImage: FastifyPluginAsyncTypebox<CompatUploadRouteOptions> = a
             return reply.code(checked.status).send(checked.errors)
           }
           const file = form.file!
-          const outcome = await createCompatUpload(app, request, account, { kind: route.kind, path: file.path, image: file.image, values: checked.values, waitMs: options.waitMs })
+          const outcome = await createCompatUpload(app, request, account, { kind: route.kind, stored: file, values: checked.values, waitMs: options.waitMs })
           if (outcome.kind === 'invalid') {
             app.uploadMetrics.uploads.inc({ outcome: `invalid_${Object.keys(outcome.errors)[0]}` })
             return reply.code(400).send(outcome.errors)

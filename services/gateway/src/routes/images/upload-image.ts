@@ -1,4 +1,3 @@
-import { tmpdir } from 'node:os'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import { ImageRejectedError } from '@imageapi/image-probe'
@@ -29,13 +28,12 @@ function rejectionOutcome(error: unknown): string {
 export interface UploadRouteOptions {
   maxBytes: number
   maxPixels: number
-  tmpDir?: string
   perUserPerWindow: number
   perIpPerWindow: number
 }
 
 const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, options) => {
-  const limits = { maxBytes: options.maxBytes, maxPixels: options.maxPixels, tmpDir: options.tmpDir ?? tmpdir() }
+  const limits = { maxBytes: options.maxBytes, maxPixels: options.maxPixels }
 
   app.post(
     '/api/images',
@@ -64,14 +62,14 @@ const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, o
     },
     async (request, reply) => {
       if (!request.isMultipart()) throw new ApiError(415, 'the request must be multipart/form-data with an "image" file', 'image')
-      const upload = await receiveUpload(request, limits).catch((error: unknown) => {
+      const upload = await receiveUpload(app, request, limits).catch((error: unknown) => {
         app.uploadMetrics.uploads.inc({ outcome: rejectionOutcome(error) })
         throw error
       })
       try {
-        if (!upload.path) throw new ApiError(400, 'no file was sent in the field "image"', 'image')
+        if (!upload.file) throw new ApiError(400, 'no file was sent in the field "image"', 'image')
         const title = validateTitle(upload.fields.title)
-        const { image } = await createImage(app, request, request.account, { path: upload.path, image: upload.image, title })
+        const { image } = await createImage(app, request, request.account, { stored: upload.file, title })
         app.uploadMetrics.uploads.inc({ outcome: 'accepted' })
         app.uploadMetrics.bytes.inc(image.bytes)
         // the rows were written with the tier's heights as of the insert, which an admin may have changed since sign-in
@@ -81,7 +79,7 @@ const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, o
         app.uploadMetrics.uploads.inc({ outcome: rejectionOutcome(error) })
         throw error
       } finally {
-        if (upload.path) await upload.discard()
+        await upload.file?.discard()
       }
     },
   )
