@@ -1,5 +1,5 @@
 import { startRadosgw } from '@imageapi/radosgw'
-import { createMinioStorage, type StorageEnv } from '@imageapi/storage'
+import { createMinioStorage, minioConfigFromEnv, type StorageEnv } from '@imageapi/storage'
 
 /** The S3 store the local stack runs on, as the services are to be told about it. */
 export interface StackStore {
@@ -32,7 +32,8 @@ export interface StackStoreOptions {
  */
 export async function startStackStore(env: StorageEnv, options: StackStoreOptions): Promise<StackStore> {
   if (env.S3_ENDPOINT !== undefined) {
-    const store = { endPoint: env.S3_ENDPOINT, accessKey: env.S3_ACCESS_KEY, secretKey: env.S3_SECRET_KEY, region: env.S3_REGION, bucket: env.S3_BUCKET }
+    const { endPoint, accessKey, secretKey, region, bucket } = minioConfigFromEnv(env)
+    const store = { endPoint, accessKey, secretKey, region: region ?? env.S3_REGION, bucket }
     await ensureBucket(store)
     return { ...store, stop: async () => {}, stopSync: () => {} }
   }

@@ -11,7 +11,7 @@ import { startStackStore, type StackStore } from '../src/stack-store.js'
 // radosgw in a directory of its own here instead of <repo>/.data/radosgw).
 const directory = await mkdtemp(join(tmpdir(), 'imageapi-stack-store-'))
 t.teardown(() => rm(directory, { recursive: true, force: true }))
-const env: StorageEnv = { S3_ACCESS_KEY: 'S3RVER', S3_SECRET_KEY: 'S3RVER', S3_BUCKET: 'imageapi', S3_REGION: 'us-east-1' }
+const env: StorageEnv = { S3_BUCKET: 'imageapi', S3_REGION: 'us-east-1' }
 let store: StackStore = await startStackStore(env, { directory })
 t.teardown(() => store.stop())
 
@@ -22,7 +22,8 @@ await s3AdminClient(store).putObject(store.bucket, key, body, body.length)
 t.test('the embedded store is a radosgw in the given directory, with the bucket created and keys of its own', async (t) => {
   t.equal(store.directory, directory)
   t.match(store.endPoint, /^http:\/\/127\.0\.0\.1:\d+$/)
-  t.not(store.accessKey, 'S3RVER', 'the cluster has its own access key, not the s3rver default')
+  t.match(store.accessKey, /^imageapi-[0-9a-f]{12}$/, 'the cluster made an access key of its own')
+  t.ok(store.secretKey.length >= 32, 'and a random secret')
   t.ok(await s3AdminClient(store).bucketExists('imageapi'))
 })
 

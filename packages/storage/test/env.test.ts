@@ -5,10 +5,8 @@ import { createTestBucket } from './support/test-bucket.js'
 
 const schema = Type.Object({ ...storageEnvSchema })
 
-t.test('defaults: the local stack\'s keys, bucket imageapi, us-east-1, no endpoint', async (t) => {
+t.test('defaults: bucket imageapi, us-east-1, no endpoint and no keys', async (t) => {
   t.same(loadConfig(schema, {}), {
-    S3_ACCESS_KEY: 'S3RVER',
-    S3_SECRET_KEY: 'S3RVER',
     S3_BUCKET: 'imageapi',
     S3_REGION: 'us-east-1',
   })
@@ -43,16 +41,21 @@ t.test('a bad endpoint or bucket is a ConfigError naming that variable', async (
 })
 
 t.test('minioConfigFromEnv takes the endpoint from the environment or the caller', async (t) => {
-  const env = loadConfig(schema, { S3_ENDPOINT: 'http://127.0.0.1:9000' })
+  const env = loadConfig(schema, { S3_ENDPOINT: 'http://127.0.0.1:9000', S3_ACCESS_KEY: 'key', S3_SECRET_KEY: 'secret' })
   t.same(minioConfigFromEnv(env), {
     endPoint: 'http://127.0.0.1:9000',
-    accessKey: 'S3RVER',
-    secretKey: 'S3RVER',
+    accessKey: 'key',
+    secretKey: 'secret',
     bucket: 'imageapi',
     region: 'us-east-1',
   })
   t.equal(minioConfigFromEnv(env, 'http://127.0.0.1:4568').endPoint, 'http://127.0.0.1:4568')
   t.throws(() => minioConfigFromEnv(loadConfig(schema, {})), /S3_ENDPOINT/)
+})
+
+t.test('an endpoint without its keys stops with a message naming the missing variable', async (t) => {
+  t.throws(() => minioConfigFromEnv(loadConfig(schema, { S3_ENDPOINT: 'http://127.0.0.1:9000' })), /S3_ACCESS_KEY must be set/)
+  t.throws(() => minioConfigFromEnv(loadConfig(schema, { S3_ENDPOINT: 'http://127.0.0.1:9000', S3_ACCESS_KEY: 'key' })), /S3_SECRET_KEY must be set/)
 })
 
 t.test('a config loaded from the variables reaches the store: a put and a get through it', async (t) => {
