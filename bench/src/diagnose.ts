@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createBenchEnvironment } from './lib/environment.js'
+import { stopBenchStore } from './lib/store.js'
 import { loadJpeg, loadPng } from './lib/inputs.js'
 import { cpuSeconds, memoryKiB } from './lib/procstat.js'
 import { fmt, median } from './lib/stats.js'
@@ -81,4 +82,5 @@ async function rss(): Promise<void> {
 
 if (what.length === 0 || what.includes('storage-read')) await storageRead()
 if (what.length === 0 || what.includes('rss')) await rss()
+await stopBenchStore()
 process.exit(0)

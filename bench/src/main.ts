@@ -2,6 +2,8 @@
 // separate processes, and prints for each our figure, the limit measured in the same run, and
 // their ratio. BENCH_QUICK=1: a short smoke run. BENCH_PROFILE=1: services write CPU profiles to
 // bench/results/profiles (summarise them with `pnpm --filter @imageapi/bench run profile-summary`).
+// BENCH_STORE=radosgw (the default) or s3rver: the S3 store, started once for the run in processes
+// of its own (lib/store.ts) and stopped at the end; each benchmark gets its own bucket on it.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { REPO_ROOT } from '@imageapi/testkit'
@@ -13,6 +15,8 @@ import { RESULTS_DIR } from './lib/environment.js'
 import { formatResult, type BenchResult } from './lib/report.js'
 import { ensureWrk } from './lib/wrk.js'
 import { waitForQuiet } from './lib/quiet.js'
+import { cpuSeconds } from './lib/procstat.js'
+import { benchStore, stopBenchStore, storeKind } from './lib/store.js'
 import { thumbnailsBenchmark } from './benchmarks/thumbnails.js'
 import { uploadLatencyBenchmark } from './benchmarks/upload-latency.js'
 import { uploadThroughputBenchmark } from './benchmarks/upload-throughput.js'
@@ -39,7 +43,7 @@ const ALIASES: Record<string, string> = { thumbnail: 'thumbnails', latency: 'upl
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const args = process.argv.slice(2).filter((a) => a !== '--')
 if (args.includes('--help') || args.includes('-h')) {
-  console.log(`usage: pnpm bench [${Object.keys(BENCHMARKS).join('|')}]…   (env: BENCH_QUICK=1, BENCH_PROFILE=1, BENCH_FROM_SOURCE=1, BENCH_JPEG, BENCH_PNG)`)
+  console.log(`usage: pnpm bench [${Object.keys(BENCHMARKS).join('|')}]…   (env: BENCH_STORE=radosgw|s3rver, BENCH_QUICK=1, BENCH_PROFILE=1, BENCH_FROM_SOURCE=1, BENCH_JPEG, BENCH_PNG)`)
   process.exit(0)
 }
 const names = args.length ? args.map((a) => ALIASES[a] ?? a) : Object.keys(BENCHMARKS)
@@ -61,6 +65,19 @@ if (!fromSource) {
 }
 
 const quick = process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true'
+let kind: ReturnType<typeof storeKind>
+try {
+  kind = storeKind()
+} catch (error) {
+  console.error((error as Error).message)
+  process.exit(2)
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`\n${signal}: stopping the store…`)
+    stopBenchStore().finally(() => process.exit(130))
+  })
+}
 const startedAt = new Date()
 if (names.includes('view') || names.includes('listing')) ensureWrk(log)
 const machine = machineInfo()
@@ -70,6 +87,17 @@ log(describeMachine(machine))
 log('preparing inputs (generated once, then cached in bench/.cache)…')
 const [jpeg, png] = [await loadJpeg(), await loadPng()]
 for (const input of [jpeg, png]) log(`  ${input.name}: ${input.width}×${input.height}, ${(input.data.length / 1e6).toFixed(2)} MB, sha256 ${input.sha256}…, ${input.source}`)
+
+log(`starting the S3 store (${kind}) for this run…`)
+const storeStart = performance.now()
+const store = await benchStore()
+log(`  ${store.describe()}, ready in ${((performance.now() - storeStart) / 1000).toFixed(1)} s`)
+// what the store costs doing nothing (background work of its own), so its per-image CPU can be read against it
+const idleWindowMs = quick ? 2000 : 5000
+const idleBefore = store.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0)
+await new Promise((resolve) => setTimeout(resolve, idleWindowMs))
+const storeIdleCores = (store.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0) - idleBefore) / (idleWindowMs / 1000)
+log(`  ${kind} at rest: ${(storeIdleCores * 1000).toFixed(0)} ms CPU per second`)
 
 const ctx: BenchContext = { quick, jpeg, png, machine, log }
 const results: BenchResult[] = []
@@ -87,6 +115,9 @@ for (const name of names) {
   }
 }
 
+const storeDescription = store.describe()
+await stopBenchStore()
+
 const header = [
   `# imageapi benchmarks — ${startedAt.toString()}`,
   '',
@@ -94,6 +125,7 @@ const header = [
   '',
   '```',
   describeMachine(machine),
+  `store: ${storeDescription}; at rest it used ${(storeIdleCores * 1000).toFixed(0)} ms CPU per second`,
   `inputs: ${[jpeg, png].map((i) => `${i.name} ${i.width}×${i.height} ${(i.data.length / 1e6).toFixed(2)} MB (${i.source})`).join('; ')}`,
   '```',
 ].join('\n')
@@ -101,7 +133,7 @@ const markdown = [header, ...results.map(formatResult)].join('\n')
 console.log(`\n${header}`)
 mkdirSync(RESULTS_DIR, { recursive: true })
 const stamp = startedAt.toISOString().replace(/[:.]/g, '-')
-const json = JSON.stringify({ startedAt, quick, machine, inputs: [jpeg, png].map(({ data: _data, ...rest }) => ({ ...rest, bytes: _data.length })), results }, null, 2)
+const json = JSON.stringify({ startedAt, quick, store: { kind, description: storeDescription, idleCpuPerSecond: storeIdleCores }, machine, inputs: [jpeg, png].map(({ data: _data, ...rest }) => ({ ...rest, bytes: _data.length })), results }, null, 2)
 for (const file of [`${stamp}.json`, 'latest.json']) writeFileSync(join(RESULTS_DIR, file), json)
 for (const file of [`${stamp}.md`, 'latest.md']) writeFileSync(join(RESULTS_DIR, file), `${markdown}\n`)
 log(`\nresults written to ${join(RESULTS_DIR, 'latest.md')} and latest.json (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s in all)`)

@@ -17,6 +17,9 @@ import type { BenchContext } from '../main.js'
  * images/s = N / (first job start → last thumbnail row ready), read from BullMQ's event stream
  * (Redis time) and the rows' updated_at. Limit: sharp alone in this process, 2 in flight, the same
  * outputs from the same bytes, decode-once like the worker; measured right after each drain.
+ * Also the store's own CPU per thumbnailed image (its processes' CPU time from /proc) beside the
+ * store CPU of the same S3 requests made directly from the bench process (read the original, write
+ * the thumbnails), 2 images in flight.
  */
 
 const HEIGHTS = [200, 400] // the Premium tier's
@@ -135,6 +138,7 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
   const details: Record<string, unknown> = { count, runs: {} as Record<string, unknown> }
   let limitSample: Awaited<ReturnType<typeof renderLikeWorker>> | undefined
   let workerSampleImage: string | undefined
+  const storeMsByConfig: Record<string, number[]> = {}
 
   for (const config of CONFIGS) {
     const workers: RunningService[] = []
@@ -142,7 +146,7 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
       workers.push(await env.start('thumbnail-worker', { WORKER_CONCURRENCY: String(config.concurrency) }, `worker-${input.name}-${config.processes}x${config.concurrency}`))
     }
     const pids = () => {
-      const named: Record<string, number | undefined> = { s3: env.s3.pid, bench: process.pid }
+      const named: Record<string, number | number[] | undefined> = { store: env.s3.pids(), bench: process.pid }
       workers.forEach((w, i) => (named[`worker${workers.length > 1 ? i + 1 : ''}`] = w.process.pid))
       return named
     }
@@ -176,6 +180,7 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
       ratio,
       ...(config.extra ? { aim: '(extra)' } : { aim: `≥ ${AIM}`, met: ratio.median >= AIM }),
     })
+    storeMsByConfig[config.label] = cpus.map((c) => ((c.procs.store ?? 0) / count) * 1000)
     const midCpu = cpus[Math.floor(cpus.length / 2)]!
     const midLimitCpu = limitCpus[Math.floor(limitCpus.length / 2)]!
     notes.push(`${input.name} ${config.label}: ${describeCpu(midCpu)}; CPU s per image: ${(Object.values(midCpu.procs).reduce((a, b) => a + b, 0) / count + midCpu.postgresRedis / count).toFixed(3)} (limit: ${((midLimitCpu.procs.bench ?? 0) / count).toFixed(3)})`)
@@ -199,6 +204,42 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
         `vs a direct lanczos3 resize of the original: worker PSNR ${fmtDb(workerVsRef.psnr)}, limit PSNR ${fmtDb(limitVsRef.psnr)}`,
     )
   }
+  // The store's CPU for the same S3 requests without the worker: per image, read the original and
+  // write its thumbnails (the worker's outputs' sizes), 2 images in flight, from this process.
+  const thumbBytes = limitSample.map((t) => t.data)
+  const storeMeter = new CpuMeter(() => ({ store: env.s3.pids(), bench: process.pid }), env.database.name)
+  const directStoreMs: number[] = []
+  for (let r = 0; r < runs; r++) {
+    const written: string[] = []
+    storeMeter.begin()
+    const todo = [...imageIds]
+    await Promise.all(
+      Array.from({ length: 2 }, async () => {
+        for (let id = todo.shift(); id; id = todo.shift()) {
+          await storage.getObjectBuffer(`originals/${id}.${ext}`)
+          for (const [i, data] of thumbBytes.entries()) {
+            const key = `limit/${id}-${i}.${ext}`
+            await storage.putObject(key, data, data.length, `image/${input.format}`)
+            written.push(key)
+          }
+        }
+      }),
+    )
+    directStoreMs.push(((storeMeter.end().procs.store ?? 0) / count) * 1000)
+    await storage.removeObjects(written)
+  }
+  const defaultLabel = CONFIGS[0]!.label
+  const workerStoreMs = storeMsByConfig[defaultLabel]!
+  rows.push({
+    label: `${env.s3.kind}'s own CPU per thumbnailed ${input.name.toUpperCase()} (${HEIGHTS.length} heights; ${defaultLabel})`,
+    figure: spread(workerStoreMs),
+    limit: spread(directStoreMs),
+    limitLabel: `the same S3 requests from the bench process (GET original, PUT ${HEIGHTS.length} thumbnails)`,
+    unit: 'ms',
+    ratio: ratioSpread(workerStoreMs, directStoreMs),
+  })
+  notes.push(`${input.name} store (${env.s3.kind}) CPU per image by configuration: ${Object.entries(storeMsByConfig).map(([label, ms]) => `${label} ${fmt(spread(ms).median)} ms`).join('; ')}; the same requests direct: ${fmt(spread(directStoreMs).median)} ms.`)
+  details.storeMs = { byConfig: storeMsByConfig, direct: directStoreMs }
   await queue.close()
   redis.disconnect()
   return { rows, notes, details }

@@ -8,8 +8,9 @@ import { Redis } from 'ioredis'
 import { createRepositories, type Repositories } from '@imageapi/db'
 import { createScratchDatabase, type ScratchDatabase } from '@imageapi/db/testing'
 import { createMinioStorage, type MinioStorage } from '@imageapi/storage'
-import type { RunningService, ServiceName, Teardown } from '@imageapi/testkit'
+import { createTestBucket, type RunningService, type ServiceName, type Teardown } from '@imageapi/testkit'
 import { launchService } from './services.js'
+import { benchStore, type StoreKind } from './store.js'
 
 export const BENCH_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..')
 export const RESULTS_DIR = join(BENCH_ROOT, 'results')
@@ -37,7 +38,8 @@ export interface BenchEnvironment {
   database: ScratchDatabase
   repos: Repositories
   storage: MinioStorage
-  s3: { endPoint: string; bucket: string; pid: number }
+  /** The run's store (shared by every benchmark of the run) and this benchmark's bucket on it. */
+  s3: { kind: StoreKind; endPoint: string; accessKey: string; secretKey: string; region: string; bucket: string; pids(): number[]; describe(): string }
   redisUrl: string
   queuePrefix: string
   /** What a service process needs to join this environment. */
@@ -47,7 +49,8 @@ export interface BenchEnvironment {
 
 /**
  * Like the testkit's createTestEnvironment (own database, bucket and queue prefix, removed at the
- * end) except that the S3 server runs in its own process.
+ * end) except that the S3 store is the bench run's own (store.ts: radosgw, or s3rver with
+ * BENCH_STORE=s3rver), started once per run in its own processes.
  */
 export async function createBenchEnvironment(benchName: string): Promise<BenchEnvironment> {
   const cleanup = new Cleanup()
@@ -56,8 +59,9 @@ export async function createBenchEnvironment(benchName: string): Promise<BenchEn
     const database = await createScratchDatabase()
     cleanup.teardown(() => database.drop())
     const bucket = `bench-${suffix}`
-    const s3 = await startS3(cleanup, bucket)
-    const storage = createMinioStorage({ endPoint: s3.endPoint, accessKey: 'S3RVER', secretKey: 'S3RVER', bucket })
+    const store = await benchStore()
+    await createTestBucket(cleanup, store, bucket)
+    const storage = createMinioStorage({ endPoint: store.endPoint, accessKey: store.accessKey, secretKey: store.secretKey, region: store.region, bucket })
     cleanup.teardown(() => storage.close())
     const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
     const queuePrefix = `bench-${suffix}`
@@ -66,9 +70,10 @@ export async function createBenchEnvironment(benchName: string): Promise<BenchEn
       DATABASE_URL: database.url,
       REDIS_URL: redisUrl,
       QUEUE_PREFIX: queuePrefix,
-      S3_ENDPOINT: s3.endPoint,
-      S3_ACCESS_KEY: 'S3RVER',
-      S3_SECRET_KEY: 'S3RVER',
+      S3_ENDPOINT: store.endPoint,
+      S3_ACCESS_KEY: store.accessKey,
+      S3_SECRET_KEY: store.secretKey,
+      S3_REGION: store.region,
       S3_BUCKET: bucket,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       // the reconciler must not re-queue work while a benchmark is draining the queue
@@ -87,7 +92,7 @@ export async function createBenchEnvironment(benchName: string): Promise<BenchEn
       database,
       repos: createRepositories(database.db),
       storage,
-      s3: { endPoint: s3.endPoint, bucket, pid: s3.pid },
+      s3: { kind: store.kind, endPoint: store.endPoint, accessKey: store.accessKey, secretKey: store.secretKey, region: store.region, bucket, pids: () => store.pids(), describe: () => store.describe() },
       redisUrl,
       queuePrefix,
       env,
@@ -135,11 +140,6 @@ function reportServiceErrors(label: string, service: RunningService): void {
     process.stderr.write(`    ${String(entry.msg)}: ${err?.stack?.split('\n').slice(0, 4).join(' | ') ?? err?.message ?? ''}\n`)
   }
   for (const line of crashes.slice(0, 3)) process.stderr.write(`    ${line.slice(0, 300)}\n`)
-}
-
-async function startS3(cleanup: Cleanup, bucket: string): Promise<{ endPoint: string; pid: number }> {
-  const helper = await startHelper(cleanup, 'src/lib/s3-main.ts', [], { S3_BUCKET: bucket })
-  return { endPoint: helper.line.endPoint as string, pid: helper.pid }
 }
 
 /**

@@ -99,13 +99,17 @@ export class CpuMeter {
   private start: { procs: Record<string, number>; db: Map<number, number>; machine: { busy: number; total: number }; wall: number } | undefined
   /** `database`: the benchmark's own database, whose Postgres backends are counted (not other users'). */
   constructor(
-    private readonly pids: () => Record<string, number | undefined>,
+    /** A name per process; a name may stand for several processes (the store's daemons), whose CPU is summed. */
+    private readonly pids: () => Record<string, number | number[] | undefined>,
     private readonly database?: string,
   ) {}
 
   private snapshot() {
     const procs: Record<string, number> = {}
-    for (const [name, pid] of Object.entries(this.pids())) if (pid) procs[name] = cpuSeconds(pid)
+    for (const [name, pid] of Object.entries(this.pids())) {
+      if (Array.isArray(pid)) procs[name] = pid.reduce((sum, p) => sum + cpuSeconds(p), 0)
+      else if (pid) procs[name] = cpuSeconds(pid)
+    }
     return { procs, db: databaseCpu(this.database), machine: machineCpu(), wall: performance.now() }
   }
 
