@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { exitOnConfigError, loadConfig, Type } from '@imageapi/config'
-import { databaseEnvSchema } from '@imageapi/db'
+import { databaseEnvSchema, databaseMigrationEnvSchema } from '@imageapi/db'
 import { AccountError, createUser, DEFAULT_ADMIN, initAdmin, migrate } from './commands.js'
 import { UsageError } from './admin-context.js'
 
 const USAGE = `usage: imageapi <command> [options]
 
 commands:
-  migrate                                   create the database if needed and apply migrations
+  migrate                                   create the database if needed and apply migrations; connects to
+                                            DATABASE_MIGRATION_URL when set, else DATABASE_URL: it needs Postgres
+                                            itself (a session), not a pooler in transaction mode such as PgBouncer
   initadmin [--email E] [--password P]      create the first admin (default ${DEFAULT_ADMIN.email} / ${DEFAULT_ADMIN.password}); does nothing if an admin exists
   create-user --email E --password P --tier NAME [--admin]
   tiers list
@@ -24,8 +26,9 @@ commands:
 Tier and user changes follow the admin API's rules. A change that owes thumbnails (new heights, a
 user moved) queues them at backfill priority and prints the backfill's id; --watch shows its progress.
 
-environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/imageapi); for the admin
-commands also REDIS_URL, QUEUE_PREFIX, TIER_HEIGHT_MIN, TIER_HEIGHT_MAX (as the gateway's)`
+environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/imageapi), DATABASE_MIGRATION_URL
+(migrate only; default DATABASE_URL); for the admin
+commands also REDIS_URL or REDIS_CLUSTER_NODES, QUEUE_PREFIX, TIER_HEIGHT_MIN, TIER_HEIGHT_MAX (as the gateway's)`
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`)
@@ -34,8 +37,11 @@ function fail(message: string): never {
 
 const [command, ...rest] = process.argv.slice(2)
 let databaseUrl: string
+let migrationUrl: string
 try {
-  databaseUrl = loadConfig(Type.Object(databaseEnvSchema)).DATABASE_URL
+  const config = loadConfig(Type.Object({ ...databaseEnvSchema, ...databaseMigrationEnvSchema }))
+  databaseUrl = config.DATABASE_URL
+  migrationUrl = config.DATABASE_MIGRATION_URL ?? config.DATABASE_URL
 } catch (error) {
   exitOnConfigError(error)
 }
@@ -44,7 +50,7 @@ const print = (line: string) => process.stdout.write(`${line}\n`)
 try {
   switch (command) {
     case 'migrate':
-      await migrate(databaseUrl, print)
+      await migrate(migrationUrl, print)
       break
     case 'initadmin': {
       const { values } = parseArgs({ args: rest, options: { email: { type: 'string' }, password: { type: 'string' } } })

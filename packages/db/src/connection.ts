@@ -12,6 +12,14 @@ export interface DatabaseOptions {
   applicationName?: string
 }
 
+/**
+ * A pool of connections to `connectionString`: Postgres itself, or a pooler such as PgBouncer in
+ * transaction mode. What keeps the second working: every statement carries its own parameters and
+ * runs as an unnamed prepared statement (Kysely never gives a query a `name`, so node-postgres never
+ * makes a named one that a later statement on another server connection would miss), and nothing
+ * here sets session state (no SET, search_path, advisory locks, LISTEN, temporary tables or cursors):
+ * what a unit of work needs lives inside one transaction. The migrator is the exception; see migrator.ts.
+ */
 export function createDatabase(connectionString: string, options: DatabaseOptions = {}): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString,
@@ -29,7 +37,9 @@ export function createDatabase(connectionString: string, options: DatabaseOption
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false
   const code = (error as { code?: string }).code
-  if (code && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004'].includes(code)) return true
+  // 08P01 is how PgBouncer reports that it cannot reach Postgres ("pgbouncer cannot connect to
+  // server", "query_wait_timeout"): a connection exception, like the rest of class 08
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', '08P01'].includes(code)) return true
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(error.message)
 }
 

@@ -18,4 +18,4 @@ export {
 } from './repositories/compat-uploads.js'
 export type { Kysely } from 'kysely'
 export { createRepositories, type Repositories } from './repositories/index.js'
-export { databaseEnvSchema } from './env.js'
+export { databaseEnvSchema, databaseMigrationEnvSchema } from './env.js'
