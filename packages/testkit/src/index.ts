@@ -8,3 +8,4 @@ export { freePort, startRedisServer, startTcpProxy, type TcpProxy } from './infr
 export { createTestBucket, s3AdminClient } from './s3-store.js'
 export { testS3Store, TEST_S3_VARIABLE, type S3Store } from '@imageapi/radosgw'
 export { startNginx, nginxConfig, ensureNginxInstalled, NGINX_BINARY, type RunningNginx, type StartNginxOptions } from './nginx.js'
+export { startPgBouncer, ensurePgBouncerInstalled, type PgBouncerOptions, type RunningPgBouncer, type AdminRow, type PoolMode } from './pgbouncer.js'
