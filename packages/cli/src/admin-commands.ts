@@ -1,6 +1,6 @@
 import { exitOnConfigError, loadConfig, Type } from '@imageapi/config'
 import { databaseEnvSchema } from '@imageapi/db'
-import { queueEnvSchema } from '@imageapi/queue'
+import { queueEnvSchema, redisTargetFromConfig } from '@imageapi/queue'
 import { tierRulesEnvSchema, tierRulesFromConfig } from '@imageapi/accounts'
 import type { AdminContext } from './admin-context.js'
 import type { Print } from './commands.js'
@@ -18,9 +18,11 @@ export async function runAdminCommand(command: keyof typeof COMMANDS, args: stri
   let context: AdminContext
   try {
     const config = loadConfig(adminEnvSchema)
+    const redis = redisTargetFromConfig(config)
     context = {
       databaseUrl: config.DATABASE_URL,
       redisUrl: config.REDIS_URL,
+      ...('clusterNodes' in redis ? { redisClusterNodes: redis.clusterNodes } : {}),
       queuePrefix: config.QUEUE_PREFIX,
       tierRules: tierRulesFromConfig(config),
       print,

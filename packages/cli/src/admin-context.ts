@@ -1,9 +1,12 @@
 import type { TierRules } from '@imageapi/accounts'
+import type { RedisNode } from '@imageapi/queue'
 import type { Print } from './commands.js'
 
 export interface AdminContext {
   databaseUrl: string
   redisUrl: string
+  /** REDIS_CLUSTER_NODES, parsed: when given, the queue is on this Redis Cluster and redisUrl is not used. */
+  redisClusterNodes?: readonly RedisNode[]
   queuePrefix: string
   tierRules: TierRules
   print: Print

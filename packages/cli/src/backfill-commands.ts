@@ -26,7 +26,7 @@ export function describeBackfill(backfill: Backfill): string {
  * what is owed, and a worker's reconciler queues what stays pending (RECONCILE_AFTER_SECONDS).
  */
 export async function queueBackfill(repos: Repositories, context: AdminContext, backfillId: string): Promise<void> {
-  const queue = createThumbnailQueue({ redisUrl: context.redisUrl, prefix: context.queuePrefix })
+  const queue = createThumbnailQueue({ redis: context.redisClusterNodes ? { clusterNodes: context.redisClusterNodes } : context.redisUrl, prefix: context.queuePrefix })
   queue.on('error', () => {})
   try {
     await Promise.race([

@@ -1,6 +1,6 @@
-import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq'
-import { Redis } from 'ioredis'
+import { Queue, QueueEvents, Worker, type JobsOptions, type Processor, type WorkerOptions } from 'bullmq'
 import { Type } from '@imageapi/config'
+import { bullmqPrefix, closingWith, redisConnection, redisEnvSchema, toRedisTarget, type RedisTarget } from './redis.js'
 
 export const THUMBNAIL_QUEUE = 'thumbnails'
 
@@ -12,7 +12,7 @@ export interface ThumbnailJobData {
 }
 
 export const queueEnvSchema = {
-  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://' }),
+  ...redisEnvSchema,
   /** Key prefix of every BullMQ key; lets several deployments (or test files) share one Redis. */
   QUEUE_PREFIX: Type.String({ default: 'imageapi', pattern: '^[A-Za-z0-9_-]+$' }),
 }
@@ -37,29 +37,42 @@ export const Priority = {
   backfill: 100,
 } as const
 
-export function redisConnection(url: string, options: { worker?: boolean } = {}): ConnectionOptions {
-  // Workers block on Redis; BullMQ requires unlimited retries there. Producers fail fast instead.
-  return { url, maxRetriesPerRequest: options.worker ? null : 1, enableOfflineQueue: options.worker ?? false } as ConnectionOptions
+/**
+ * Where the queue is: `redis` (a target, or a standalone server's URL) or, as callers wrote before
+ * clusters, `redisUrl`. `prefix` is QUEUE_PREFIX; on a cluster it becomes a hash tag (bullmqPrefix).
+ */
+export type QueueLocation = ({ redis: RedisTarget | string } | { redisUrl: string }) & { prefix: string }
+
+function locate(options: QueueLocation): { target: RedisTarget; prefix: string } {
+  const target = toRedisTarget('redis' in options ? options.redis : options.redisUrl)
+  return { target, prefix: bullmqPrefix(options.prefix, target) }
 }
 
-export function createRedis(url: string, options: { worker?: boolean } = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: options.worker ? null : 1, lazyConnect: false })
-}
-
-export function createThumbnailQueue(options: { redisUrl: string; prefix: string }): Queue<ThumbnailJobData> {
-  return new Queue<ThumbnailJobData>(THUMBNAIL_QUEUE, {
-    connection: redisConnection(options.redisUrl),
-    prefix: options.prefix,
-    defaultJobOptions: thumbnailJobOptions,
-  })
+export function createThumbnailQueue(options: QueueLocation): Queue<ThumbnailJobData> {
+  const { target, prefix } = locate(options)
+  const connection = redisConnection(target)
+  return closingWith(new Queue<ThumbnailJobData>(THUMBNAIL_QUEUE, { connection, prefix, defaultJobOptions: thumbnailJobOptions }), connection)
 }
 
 /**
  * The thumbnail queue's events (jobs completed, failed), read from Redis on one blocking connection:
  * for a process that waits on particular images without polling for them.
  */
-export function createThumbnailQueueEvents(options: { redisUrl: string; prefix: string }): QueueEvents {
-  return new QueueEvents(THUMBNAIL_QUEUE, { connection: redisConnection(options.redisUrl, { worker: true }), prefix: options.prefix })
+export function createThumbnailQueueEvents(options: QueueLocation): QueueEvents {
+  const { target, prefix } = locate(options)
+  const connection = redisConnection(target, { worker: true })
+  return closingWith(new QueueEvents(THUMBNAIL_QUEUE, { connection, prefix }), connection)
+}
+
+/** A worker of the thumbnail queue, on a blocking connection of its own (maxRetriesPerRequest: null). */
+export function createThumbnailWorker(
+  processor: Processor<ThumbnailJobData>,
+  options: QueueLocation & Omit<WorkerOptions, 'connection' | 'prefix'>,
+): Worker<ThumbnailJobData> {
+  const { target, prefix } = locate(options)
+  const { redis: _redis, redisUrl: _redisUrl, prefix: _prefix, ...workerOptions } = options as QueueLocation & { redis?: unknown; redisUrl?: unknown } & Omit<WorkerOptions, 'connection' | 'prefix'>
+  const connection = redisConnection(target, { worker: true })
+  return closingWith(new Worker<ThumbnailJobData>(THUMBNAIL_QUEUE, processor, { ...workerOptions, connection, prefix }), connection)
 }
 
 /**
@@ -104,3 +117,16 @@ export async function enqueueMany(
 }
 
 export { JOB_STATES, pingQueue, registerQueueMetrics } from './observe.js'
+export {
+  bullmqPrefix,
+  createRedis,
+  isCluster,
+  parseClusterNodes,
+  redisConnection,
+  redisTargetFromConfig,
+  REDIS_CLUSTER_NODES_PATTERN,
+  toRedisTarget,
+  type ConnectionRole,
+  type RedisNode,
+  type RedisTarget,
+} from './redis.js'

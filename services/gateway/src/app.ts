@@ -3,7 +3,7 @@ import { echoRequestId, operations, requestIdOptions } from '@imageapi/http-serv
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { lazyChildLoggerFactory, loggerOptions } from '@imageapi/logger'
 import { pingDatabase, type Database, type Kysely } from '@imageapi/db'
-import { pingQueue } from '@imageapi/queue'
+import { pingQueue, redisTargetFromConfig } from '@imageapi/queue'
 import { minioConfigFromEnv, type ObjectStorage } from '@imageapi/storage'
 import type { GatewayConfig } from './config.js'
 import jwtPlugin from './plugins/external/jwt.js'
@@ -79,7 +79,9 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(jwtPlugin, { secret: config.JWT_SECRET })
   await app.register(databasePlugin, { databaseUrl: config.DATABASE_URL, ...(db ? { db } : {}) })
   await app.register(storagePlugin, storage ? { storage } : { config: { ...minioConfigFromEnv(config), uploadBufferBytes: config.UPLOAD_BUFFER_BYTES } })
-  await app.register(thumbnailQueuePlugin, { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
+  // one server (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES, which wins): every Redis user below
+  const redis = redisTargetFromConfig(config)
+  await app.register(thumbnailQueuePlugin, { redis, prefix: config.QUEUE_PREFIX })
   await app.register(operations, {
     checks: { postgres: () => pingDatabase(app.db), redis: () => pingQueue(app.thumbnailQueue), storage: () => app.storage.ping() },
     ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),
@@ -87,7 +89,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(metricsPlugin)
   await app.register(viewLinksPlugin, { signingKeys: config.LINK_SIGNING_KEYS, ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}) })
   await app.register(viewAnswersPlugin, { maxBytes: config.VIEW_ANSWER_CACHE_BYTES, maxObjectBytes: config.VIEW_ANSWER_CACHE_MAX_OBJECT_BYTES })
-  await app.register(rateLimitsPlugin, { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS })
+  await app.register(rateLimitsPlugin, { redis, prefix: config.QUEUE_PREFIX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS })
   await app.register(authenticatePlugin, {
     accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
@@ -118,7 +120,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(openCompatViewLink, { linksUrl: config.LINKS_URL })
   // The routes of the Django API we replace (issue 5), mapped onto our model; documented as legacy.
   await app.register(async (compat) => {
-    await compat.register(thumbnailReadinessPlugin, { redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
+    await compat.register(thumbnailReadinessPlugin, { redis, prefix: config.QUEUE_PREFIX })
     await compat.register(multipartPlugin, { maxBytes: config.UPLOAD_MAX_BYTES })
     await compat.register(uploadCompatImage, { ...uploadOptions, waitMs: config.COMPAT_UPLOAD_WAIT_MS })
     await compat.register(listCompatUploads)

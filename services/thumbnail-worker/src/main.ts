@@ -1,11 +1,10 @@
-import { Worker } from 'bullmq'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import { operations } from '@imageapi/http-service'
 import { exitOnConfigError } from '@imageapi/config'
 import { createDatabase, createRepositories, pingDatabase } from '@imageapi/db'
 import { createLogger } from '@imageapi/logger'
-import { createThumbnailQueue, pingQueue, redisConnection, registerQueueMetrics, THUMBNAIL_QUEUE, type ThumbnailJobData } from '@imageapi/queue'
+import { createThumbnailQueue, createThumbnailWorker, pingQueue, redisTargetFromConfig, registerQueueMetrics } from '@imageapi/queue'
 import { createMinioStorage, minioConfigFromEnv } from '@imageapi/storage'
 import { loadWorkerConfig, type WorkerConfig } from './config.js'
 import { createThumbnailJobProcessor } from './process-thumbnail-job.js'
@@ -23,7 +22,9 @@ const log = createLogger({ name: 'thumbnail-worker', level: config.LOG_LEVEL })
 const db = createDatabase(config.DATABASE_URL, { applicationName: 'imageapi-worker', max: config.WORKER_CONCURRENCY + 2 })
 const repos = createRepositories(db)
 const storage = createMinioStorage(minioConfigFromEnv(config))
-const queue = createThumbnailQueue({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
+// one server (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES, which wins)
+const redis = redisTargetFromConfig(config)
+const queue = createThumbnailQueue({ redis, prefix: config.QUEUE_PREFIX })
 queue.on('error', (error) => log.warn({ err: error }, 'queue error'))
 
 // a small HTTP server for operators: the worker has no other port
@@ -35,8 +36,7 @@ await http.register(operations, {
 registerQueueMetrics(http.metrics, queue)
 const metrics = createWorkerMetrics(http.metrics)
 
-const worker = new Worker<ThumbnailJobData>(
-  THUMBNAIL_QUEUE,
+const worker = createThumbnailWorker(
   createThumbnailJobProcessor({
     repos,
     storage,
@@ -45,7 +45,7 @@ const worker = new Worker<ThumbnailJobData>(
     limits: { maxInputPixels: config.UPLOAD_MAX_PIXELS, maxOutputPixels: config.THUMBNAIL_MAX_PIXELS },
   }),
   {
-    connection: redisConnection(config.REDIS_URL, { worker: true }),
+    redis,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     // a killed worker's job goes back to the queue once its lock lapses

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { createRedis } from '@imageapi/queue'
+import { createRedis, type RedisTarget } from '@imageapi/queue'
 import { errorBody } from './errors.js'
 
 export interface RateLimit {
@@ -22,10 +22,12 @@ declare module 'fastify' {
 /**
  * Fixed-window counters in Redis, so the limits hold across every gateway replica. If Redis is
  * unreachable the request goes through: a limiter outage must not take the API down with it.
+ * Each counter is one key and its MULTI touches only that key, so on a Redis Cluster the counters
+ * spread over the slots and no command ever spans two (no CROSSSLOT).
  */
-export default fp<{ redisUrl: string; prefix: string; windowSeconds: number }>(
+export default fp<{ redis: RedisTarget; prefix: string; windowSeconds: number }>(
   async (app, options) => {
-    const redis = createRedis(options.redisUrl)
+    const redis = createRedis(options.redis)
     redis.on('error', () => {})
     app.addHook('onClose', async () => {
       redis.disconnect()

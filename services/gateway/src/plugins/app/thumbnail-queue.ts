@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { createThumbnailQueue, enqueueThumbnails, type ThumbnailJobData } from '@imageapi/queue'
+import { createThumbnailQueue, enqueueThumbnails, type RedisTarget, type ThumbnailJobData } from '@imageapi/queue'
 import type { Queue } from 'bullmq'
 
 declare module 'fastify' {
@@ -10,9 +10,9 @@ declare module 'fastify' {
   }
 }
 
-export default fp<{ redisUrl: string; prefix: string }>(
+export default fp<{ redis: RedisTarget; prefix: string }>(
   async (app, options) => {
-    const queue = createThumbnailQueue({ redisUrl: options.redisUrl, prefix: options.prefix })
+    const queue = createThumbnailQueue({ redis: options.redis, prefix: options.prefix })
     // a Redis outage must not crash the gateway; uploads keep working and the reconciler catches up
     queue.on('error', (error) => app.log.warn({ err: error }, 'thumbnail queue error'))
     app.decorate('thumbnailQueue', queue)

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { createThumbnailQueueEvents, thumbnailJobId } from '@imageapi/queue'
+import { createThumbnailQueueEvents, thumbnailJobId, type RedisTarget } from '@imageapi/queue'
 
 /** How a wait for one thumbnail ended; `pending` means the time ran out first (the work goes on). */
 export type ThumbnailWaitOutcome = { status: 'ready' } | { status: 'failed'; error: string } | { status: 'gone' } | { status: 'pending' }
@@ -21,9 +21,9 @@ const MAX_RECHECK_MS = 1_000
  * key reads rather than a poll every few milliseconds. Events are only a wake-up call: a missed one
  * (Redis away, the job lost and queued again by the reconciler) costs at most one backoff step.
  */
-export default fp<{ redisUrl: string; prefix: string }>(
+export default fp<{ redis: RedisTarget; prefix: string }>(
   async (app, options) => {
-    const events = createThumbnailQueueEvents(options)
+    const events = createThumbnailQueueEvents({ redis: options.redis, prefix: options.prefix })
     events.on('error', (error) => app.log.warn({ err: error }, 'thumbnail queue events error; waits fall back to re-reading'))
     const wakers = new Map<string, Set<() => void>>()
     const wake = ({ jobId }: { jobId: string }) => wakers.get(jobId)?.forEach((waker) => waker())
