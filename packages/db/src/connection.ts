@@ -6,8 +6,8 @@ import type { Database } from './schema.js'
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
 
 export interface DatabaseOptions {
-  /** Pool size; a service needs few connections since queries are short. */
-  max?: number
+  /** Pool size; a service needs few connections since queries are short. Unset: 10. */
+  max?: number | undefined
   /** Name shown in pg_stat_activity. */
   applicationName?: string
 }

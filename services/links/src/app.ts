@@ -44,7 +44,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   echoRequestId(app)
   await app.register(
     fp(async (instance) => {
-      const database = db ?? createDatabase(config.DATABASE_URL, { applicationName: 'imageapi-links' })
+      const database = db ?? createDatabase(config.DATABASE_URL, { applicationName: 'imageapi-links', max: config.DATABASE_POOL_MAX })
       if (!db) instance.addHook('onClose', async () => database.destroy())
       instance.decorate('db', database)
       instance.decorate('repos', createRepositories(database))

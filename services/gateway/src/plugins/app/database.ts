@@ -8,9 +8,9 @@ declare module 'fastify' {
   }
 }
 
-export default fp<{ databaseUrl: string; db?: Kysely<Database> }>(
+export default fp<{ databaseUrl: string; poolMax?: number | undefined; db?: Kysely<Database> }>(
   async (app, options) => {
-    const db = options.db ?? createDatabase(options.databaseUrl, { applicationName: 'imageapi-gateway' })
+    const db = options.db ?? createDatabase(options.databaseUrl, { applicationName: 'imageapi-gateway', max: options.poolMax })
     app.decorate('db', db)
     app.decorate('repos', createRepositories(db))
     // a database handed in by the caller (tests) is the caller's to close
