@@ -77,7 +77,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(securityHeadersPlugin, { corsOrigins: config.CORS_ORIGINS })
   await app.register(swaggerPlugin)
   await app.register(jwtPlugin, { secret: config.JWT_SECRET })
-  await app.register(databasePlugin, { databaseUrl: config.DATABASE_URL, ...(db ? { db } : {}) })
+  await app.register(databasePlugin, { databaseUrl: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, ...(db ? { db } : {}) })
   await app.register(storagePlugin, storage ? { storage } : { config: { ...minioConfigFromEnv(config), uploadBufferBytes: config.UPLOAD_BUFFER_BYTES } })
   // one server (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES, which wins): every Redis user below
   const redis = redisTargetFromConfig(config)

@@ -19,7 +19,7 @@ try {
 }
 
 const log = createLogger({ name: 'thumbnail-worker', level: config.LOG_LEVEL })
-const db = createDatabase(config.DATABASE_URL, { applicationName: 'imageapi-worker', max: config.WORKER_CONCURRENCY + 2 })
+const db = createDatabase(config.DATABASE_URL, { applicationName: 'imageapi-worker', max: config.DATABASE_POOL_MAX ?? config.WORKER_CONCURRENCY + 2 })
 const repos = createRepositories(db)
 const storage = createMinioStorage(minioConfigFromEnv(config))
 // one server (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES, which wins)
