@@ -27,6 +27,9 @@ export interface StartNginxOptions {
   failTimeoutSeconds?: number
   /** Largest request body nginx lets through; keep it at least the gateway's UPLOAD_MAX_BYTES. */
   clientMaxBodyBytes?: number
+  /** Ports to listen on (default: free ones); chosen beforehand when the services behind must know the proxy's address first. */
+  port?: number
+  linksPort?: number
   readyTimeoutMs?: number
 }
 
@@ -84,7 +87,7 @@ function fill(template: string, values: Record<string, string>): string {
 }
 
 /** The fixture's configuration for the given ports and upstreams (also what nginx -t can check). */
-export function nginxConfig(options: StartNginxOptions & { dir: string; port: number; linksPort?: number }): string {
+export function nginxConfig(options: StartNginxOptions & { dir: string; port: number }): string {
   const maxFails = options.maxFails ?? 1
   const failTimeoutSeconds = options.failTimeoutSeconds ?? 10
   const links = options.upstreams.links
@@ -153,8 +156,8 @@ export async function startNginx(t: Teardown, options: StartNginxOptions): Promi
   const dir = await mkdtemp(join(tmpdir(), 'imageapi-nginx-'))
   // started as root, nginx's workers run as an unprivileged user and must reach their temp folders
   await chmod(dir, 0o755)
-  const port = await freePort()
-  const linksPort = options.upstreams.links?.length ? await freePort() : undefined
+  const port = options.port ?? (await freePort())
+  const linksPort = options.upstreams.links?.length ? (options.linksPort ?? (await freePort())) : undefined
   const config = nginxConfig({ ...options, dir, port, linksPort })
   const configPath = join(dir, 'nginx.conf')
   await writeFile(configPath, config)
