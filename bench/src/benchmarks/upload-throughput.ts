@@ -70,6 +70,7 @@ export async function uploadThroughputBenchmark(ctx: BenchContext): Promise<Benc
     await env.storage.removeObjects(warm.keys)
     await env.storage.removeObjects((await putAll(limitStorage, 2, true)).keys)
     await env.storage.removeObjects((await putAll(bufferStorage, 2, false)).keys)
+    await env.s3.collectGarbage()
     const idleRss = memoryKiB(gatewayPid).rss / 1024
     await new Promise((r) => setTimeout(r, 300))
     const atRest = probes().at(-1)
@@ -94,15 +95,18 @@ export async function uploadThroughputBenchmark(ctx: BenchContext): Promise<Benc
       figures.push(concurrency / result.seconds)
       latencies.push(result.latencies)
       await env.storage.removeObjects(result.keys)
+      await env.s3.collectGarbage() // radosgw frees deleted multipart data lazily: see BenchStore.collectGarbage
       meter.begin()
       const streamed = await putAll(limitStorage, concurrency, true)
       limitCpus.push(meter.end())
       limits.push(concurrency / streamed.seconds)
       limitLatencies.push(streamed.latencies)
       await env.storage.removeObjects(streamed.keys)
+      await env.s3.collectGarbage() // radosgw frees deleted multipart data lazily: see BenchStore.collectGarbage
       const buffered = await putAll(bufferStorage, concurrency, false)
       bufferLimits.push(concurrency / buffered.seconds)
       await env.storage.removeObjects(buffered.keys)
+      await env.s3.collectGarbage() // radosgw frees deleted multipart data lazily: see BenchStore.collectGarbage
       ctx.log(
         `  run ${r + 1}: ${fmt(concurrency / result.seconds)} uploads/s (${result.seconds.toFixed(2)} s), peak RSS ${mem.peakMiB.toFixed(0)} MiB, store CPU ${perUpload(cpus.at(-1)!, concurrency)} ms/upload; ` +
           `putStream ${fmt(concurrency / streamed.seconds)} uploads/s (${streamed.seconds.toFixed(2)} s), store CPU ${perUpload(limitCpus.at(-1)!, concurrency)} ms/put; putObject(Buffer) ${fmt(concurrency / buffered.seconds)} uploads/s`,

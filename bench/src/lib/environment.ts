@@ -39,7 +39,7 @@ export interface BenchEnvironment {
   repos: Repositories
   storage: MinioStorage
   /** The run's store (shared by every benchmark of the run) and this benchmark's bucket on it. */
-  s3: { kind: StoreKind; endPoint: string; accessKey: string; secretKey: string; region: string; bucket: string; pids(): number[]; describe(): string }
+  s3: { kind: StoreKind; endPoint: string; accessKey: string; secretKey: string; region: string; bucket: string; pids(): number[]; describe(): string; collectGarbage(): Promise<void> }
   redisUrl: string
   queuePrefix: string
   /** What a service process needs to join this environment. */
@@ -60,6 +60,8 @@ export async function createBenchEnvironment(benchName: string): Promise<BenchEn
     cleanup.teardown(() => database.drop())
     const bucket = `bench-${suffix}`
     const store = await benchStore()
+    // after the bucket is emptied and removed (teardowns run in reverse), free the space at once
+    cleanup.teardown(() => store.collectGarbage())
     await createTestBucket(cleanup, store, bucket)
     const storage = createMinioStorage({ endPoint: store.endPoint, accessKey: store.accessKey, secretKey: store.secretKey, region: store.region, bucket })
     cleanup.teardown(() => storage.close())
@@ -92,7 +94,7 @@ export async function createBenchEnvironment(benchName: string): Promise<BenchEn
       database,
       repos: createRepositories(database.db),
       storage,
-      s3: { kind: store.kind, endPoint: store.endPoint, accessKey: store.accessKey, secretKey: store.secretKey, region: store.region, bucket, pids: () => store.pids(), describe: () => store.describe() },
+      s3: { kind: store.kind, endPoint: store.endPoint, accessKey: store.accessKey, secretKey: store.secretKey, region: store.region, bucket, pids: () => store.pids(), describe: () => store.describe(), collectGarbage: () => store.collectGarbage() },
       redisUrl,
       queuePrefix,
       env,
