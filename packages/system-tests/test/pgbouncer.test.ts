@@ -29,8 +29,10 @@ const [links, worker] = await startServices(t, [
   { name: 'links', env: { ...pooled, LINK_CHECK_CACHE_MS: '200' } },
   { name: 'thumbnail-worker', env: { ...pooled, WORKER_CONCURRENCY: '2' } },
 ] as const)
-// every view goes through to the links service and its database check
-const gateway = await startService(t, 'gateway', { ...pooled, LINKS_URL: links.url!, VIEW_ANSWER_CACHE_BYTES: '0' })
+// every view goes through to the links service and its database check; the gateway's own pool
+// is capped by DATABASE_POOL_MAX, the others keep their defaults (10, WORKER_CONCURRENCY + 2)
+const GATEWAY_POOL_MAX = 6
+const gateway = await startService(t, 'gateway', { ...pooled, LINKS_URL: links.url!, VIEW_ANSWER_CACHE_BYTES: '0', DATABASE_POOL_MAX: String(GATEWAY_POOL_MAX) })
 const user = await createTestUser(env.repos, 'Enterprise')
 const admin = await createTestUser(env.repos, 'Enterprise', { isAdmin: true })
 
@@ -173,6 +175,8 @@ t.test(`a burst of 30 concurrent requests through ${POOL_SIZE} server connection
   t.ok(servers.length >= 1 && servers.length <= POOL_SIZE, `the pooler holds ${servers.length} server connections, at most ${POOL_SIZE}`)
   t.ok(maxServers <= POOL_SIZE, `at most ${POOL_SIZE} server connections during the burst (peak ${maxServers})`)
   t.ok(clients.length > POOL_SIZE, `the services hold ${clients.length} client connections, more than the ${POOL_SIZE} servers`)
+  const gatewayClients = clients.filter((client) => client.application_name === 'imageapi-gateway').length
+  t.ok(gatewayClients >= 1 && gatewayClients <= GATEWAY_POOL_MAX, `the gateway holds ${gatewayClients} of them, at most its DATABASE_POOL_MAX ${GATEWAY_POOL_MAX}`)
   t.ok(maxClients > POOL_SIZE, `during the burst up to ${maxClients} client connections were open at once (${maxWaiting} at most queued for a server)`)
   // Postgres' own count, beside the pooler's: every backend on the test's database that is not the test's direct pool
   const activity = await (env.database.db as unknown as Kysely<any>)
@@ -226,4 +230,13 @@ t.test('imageapi migrate connects to DATABASE_MIGRATION_URL, not the pooled DATA
   const invalid = await migrate({ DATABASE_URL: bouncer.databaseUrl, DATABASE_MIGRATION_URL: 'mysql://nope' })
   t.equal(invalid.code, 1)
   t.match(invalid.stderr, 'DATABASE_MIGRATION_URL')
+})
+
+t.test('a service given a DATABASE_POOL_MAX that is not a whole number from 1 stops, naming the variable', async (t) => {
+  const failure = await startService(t, 'links', { ...pooled, DATABASE_POOL_MAX: '0' }, { readyTimeoutMs: 20_000 }).then(
+    () => undefined,
+    (error: Error) => error.message,
+  )
+  t.match(failure, /exited \(1\) before it was ready/)
+  t.match(failure, 'DATABASE_POOL_MAX')
 })
