@@ -63,12 +63,15 @@ async function removeRedisKeys(redisUrl: string, prefix: string): Promise<void> 
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })
   try {
     await redis.connect()
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500)
-      if (keys.length) await redis.unlink(...keys)
-      cursor = next
-    } while (cursor !== '0')
+    // the bare prefix on a standalone server; its hash-tagged form is what a cluster's queue keys use
+    for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
+        if (keys.length) await redis.unlink(...keys)
+        cursor = next
+      } while (cursor !== '0')
+    }
   } finally {
     redis.disconnect()
   }
