@@ -4,7 +4,9 @@
 // Used by scripts/test.mjs (one store for a whole test run) and the benchmarks.
 import { startRadosgw } from './cluster.js'
 
-const cluster = await startRadosgw()
+// A whole test run writes several GiB; deleted objects give their RAM back only after radosgw's
+// garbage collection (~2 minutes), and a full in-memory OSD stalls writes instead of failing them.
+const cluster = await startRadosgw({ capacityBytes: 8 * 1024 ** 3 })
 let stopping = false
 const stop = async () => {
   if (stopping) return
