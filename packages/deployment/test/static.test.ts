@@ -7,6 +7,7 @@ import { REPO_ROOT } from '@imageapi/testkit'
 import { buildScriptCall, DOCKERFILE_PATH, readDockerfile, serviceTargets } from './helpers/dockerfile.js'
 import { asArgv, buildTarget, COMPOSE_PATH, composeVariables, loadCompose, readComposeText, readEnvExample, serviceEnvironment } from './helpers/compose.js'
 import { buildContextFiles } from './helpers/context.js'
+import { nginxSize, nginxSyntaxCheck, PROXY_CONFIG_PATH, proxyServers } from './helpers/proxy.js'
 
 // Checks that need no Docker engine and no build: the compose file against the Compose
 // specification and dclint's rules, every Dockerfile parsed and validated, and the promises the
@@ -121,7 +122,7 @@ t.test('docker-compose.yml: the stack, its order and its settings', async (t) =>
   const services = compose.services
   t.same(
     Object.keys(services).sort(),
-    ['bucket', 'gateway', 'initadmin', 'links', 'migrate', 'minio', 'postgres', 'redis', 'thumbnail-worker'],
+    ['bucket', 'gateway', 'initadmin', 'links', 'migrate', 'minio', 'postgres', 'proxy', 'redis', 'thumbnail-worker'],
     'every service of the stack',
   )
 
@@ -156,13 +157,16 @@ t.test('docker-compose.yml: the stack, its order and its settings', async (t) =>
   )
   for (const service of SERVICES) t.equal(buildTarget(services[service]!), service, `${service} builds its own target`)
 
-  // the gateway, the only published service
-  t.same(services.gateway!.ports, ['127.0.0.1:8000:8000'], 'the gateway is published on 8000 (loopback by default)')
-  t.same(loadCompose({ GATEWAY_PORT: '8080' }).services.gateway!.ports, ['127.0.0.1:8080:8000'], 'GATEWAY_PORT moves it')
-  for (const [name, service] of Object.entries(services)) if (name !== 'gateway') t.notOk(service.ports, `${name} publishes no port`)
+  // the proxy, the only published service: gateway and links publish nothing, so they scale
+  t.same(services.proxy!.ports, ['127.0.0.1:8000:80'], 'the proxy is published on 8000 (loopback by default)')
+  t.same(loadCompose({ GATEWAY_PORT: '8080' }).services.proxy!.ports, ['127.0.0.1:8080:80'], 'GATEWAY_PORT moves it')
+  for (const [name, service] of Object.entries(services)) if (name !== 'proxy') t.notOk(service.ports, `${name} publishes no port`)
+  t.same(services.gateway!.expose, ['8000'], 'the gateway is reachable inside the network on 8000')
+  t.same(services.links!.expose, ['8001'], 'links on 8001')
   const gatewayEnv = serviceEnvironment(services.gateway!)
-  t.equal(gatewayEnv.LINKS_URL, 'http://links:8001', 'the gateway forwards links to the links service')
-  t.equal(gatewayEnv.PUBLIC_URL, 'http://localhost:8000', 'PUBLIC_URL defaults to the published address')
+  t.equal(gatewayEnv.LINKS_URL, 'http://proxy:8001', 'the gateway forwards links to the proxy, in front of every links replica')
+  t.equal(gatewayEnv.PUBLIC_URL, 'http://localhost:8000', "PUBLIC_URL defaults to the proxy's published address")
+  t.equal(gatewayEnv.TRUST_PROXY, 'true', "the gateway takes the client's address from the proxy's X-Forwarded-For")
   t.equal(services['thumbnail-worker']!.deploy?.replicas, 2, 'two workers by default')
 
   // start order
@@ -189,6 +193,7 @@ t.test('docker-compose.yml: the stack, its order and its settings', async (t) =>
   t.same(dependsOn('gateway').sort(), ['initadmin', 'links', 'redis'])
   t.same(dependsOn('links').sort(), ['bucket', 'migrate'])
   t.same(dependsOn('thumbnail-worker').sort(), ['bucket', 'migrate', 'redis'])
+  t.same(dependsOn('proxy'), ['gateway'])
 
   // the services reach each other by service name
   for (const name of [...SERVICES, 'migrate', 'initadmin']) {
@@ -202,6 +207,37 @@ t.test('docker-compose.yml: the stack, its order and its settings', async (t) =>
   }
   t.equal(serviceEnvironment(services.gateway!).LINK_SIGNING_KEYS, serviceEnvironment(services.links!).LINK_SIGNING_KEYS, 'gateway and links share the link keys')
   t.equal(serviceEnvironment(services.minio!).MINIO_ROOT_USER, serviceEnvironment(services.gateway!).S3_ACCESS_KEY, 'the S3 keys are minio’s')
+})
+
+t.test('deploy/nginx/nginx.conf: the proxy sends to compose services on the ports their images listen on, on the ports compose uses, and nginx -t accepts it', async (t) => {
+  const proxy = compose.services.proxy!
+  t.match(proxy.image, /^nginx:\d+\.\d+\.\d+-bookworm$/, 'a pinned nginx image')
+  t.ok(proxy.volumes?.includes('./deploy/nginx/nginx.conf:/etc/nginx/nginx.conf:ro'), 'the config is mounted read-only as nginx.conf')
+  const config = readFileSync(PROXY_CONFIG_PATH, 'utf8')
+  t.match(config, /^\s*resolver 127\.0\.0\.11\b/m, "Docker's DNS resolves the service names at request time, so every replica is used")
+
+  const servers = proxyServers(config)
+  const upstreams = servers.map((server) => server.upstream)
+  t.same(upstreams.map((u) => u?.host).sort(), ['gateway', 'links'], 'one server for the gateways, one for the links services')
+  for (const server of servers) {
+    const upstream = server.upstream!
+    t.ok(compose.services[upstream.host], `${upstream.host} is a compose service`)
+    t.equal(String(upstream.port), dockerfile.image(upstream.host).env.PORT, `${upstream.host}: port ${upstream.port}, where its image listens`)
+    t.match(server.directives.get('proxy_next_upstream'), /\berror\b/, `${upstream.host}: a replica that refuses is skipped`)
+  }
+  const publicServer = servers.find((server) => server.upstream?.host === 'gateway')!
+  const publishedPort = Number(proxy.ports![0]!.split(':').at(-1))
+  t.ok(publicServer.listen.includes(publishedPort), `the gateways' server listens on the published container port ${publishedPort}`)
+  t.equal(publicServer.directives.get('proxy_request_buffering'), 'off', 'uploads stream through, never spooled by the proxy')
+  t.ok(nginxSize(publicServer.directives.get('client_max_body_size') ?? '1m') >= 25 * 1024 * 1024, 'client_max_body_size is at least the 25 MiB upload limit')
+  const linksServer = servers.find((server) => server.upstream?.host === 'links')!
+  const linksUrl = new URL(serviceEnvironment(compose.services.gateway!).LINKS_URL!)
+  t.equal(linksUrl.hostname, 'proxy', "the gateways' LINKS_URL is the proxy")
+  t.ok(linksServer.listen.includes(Number(linksUrl.port)), `on the port of its links server (${linksUrl.port})`)
+  t.notOk(proxy.ports!.some((p) => p.endsWith(`:${linksUrl.port}`)), 'which is not published')
+
+  const check = nginxSyntaxCheck(Object.keys(compose.services), config)
+  t.equal(check.status, 0, 'nginx -t accepts it', { output: check.output })
 })
 
 t.test('.env.example documents every variable the compose file reads, with its default', async (t) => {
