@@ -51,8 +51,9 @@ export interface RunningNginx {
 
 /**
  * Installs Debian's nginx when the binary is missing, as the radosgw fixture installs Ceph. Needs
- * root (apt-get); otherwise says what to run. RUNLEVEL=1 keeps the package's scripts from starting
- * a system-wide nginx on port 80 on a machine without a policy-rc.d that forbids it.
+ * root (apt-get); otherwise says what to run. On a machine with an init system and no policy-rc.d
+ * forbidding it (containers have one), the package's scripts also start the system nginx on port
+ * 80; the fixture never uses that one.
  */
 export function ensureNginxInstalled(log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): void {
   if (existsSync(NGINX_BINARY)) return
@@ -60,7 +61,7 @@ export function ensureNginxInstalled(log: (line: string) => void = (line) => pro
     throw new Error(`the proxy fixture needs Debian's nginx (${NGINX_BINARY} is missing); install it with: sudo apt-get install -y --no-install-recommends ${NGINX_PACKAGE}`)
   }
   log(`installing ${NGINX_PACKAGE} (Debian package) for the proxy fixture`)
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive', RUNLEVEL: '1' }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env })
   execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', NGINX_PACKAGE], { stdio: 'ignore', env })
   if (!existsSync(NGINX_BINARY)) throw new Error(`installed ${NGINX_PACKAGE} but ${NGINX_BINARY} is still missing`)
