@@ -30,6 +30,11 @@ export function createDatabase(connectionString: string, options: DatabaseOption
   })
   // An idle client losing its connection (Postgres restarted) must not crash the process.
   pool.on('error', () => {})
+  // Nor may a client in use: node-postgres emits 'error' on it when its connection ends, and the
+  // pool listens only while it is idle. PgBouncer ends a client's connection right after failing
+  // its query (query_wait_timeout while Postgres is unreachable), before the client is released.
+  // The query itself rejects with the error, and the pool drops the dead client on release.
+  pool.on('connect', (client) => client.on('error', () => {}))
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
 }
 

@@ -12,10 +12,11 @@ import {
   startPgBouncer,
   startService,
   startServices,
+  startTcpProxy,
   waitFor,
   type AdminRow,
 } from '@imageapi/testkit'
-import type { Kysely } from '@imageapi/db'
+import { createDatabase, isDatabaseUnavailable, pingDatabase, type Kysely } from '@imageapi/db'
 
 // Every service reaches Postgres only through a PgBouncer of this test's own in transaction mode,
 // with fewer server connections than the services hold client connections; the migrations ran
@@ -239,4 +240,28 @@ t.test('a service given a DATABASE_POOL_MAX that is not a whole number from 1 st
   )
   t.match(failure, /exited \(1\) before it was ready/)
   t.match(failure, 'DATABASE_POOL_MAX')
+})
+
+t.test('with Postgres unreachable behind PgBouncer, pooled queries fail as "database unavailable" and the process survives the pooler dropping them', async (t) => {
+  // a pooler of its own, reaching Postgres through a proxy this test can cut
+  const proxy = await startTcpProxy(t, { host: '127.0.0.1', port: Number(new URL(env.database.url).port || 5432) })
+  const direct = new URL(env.database.url)
+  direct.port = String(proxy.port)
+  const outageBouncer = await startPgBouncer(t, { databaseUrl: direct.toString(), poolSize: 2, queryWaitTimeoutSeconds: 1 })
+  const db = createDatabase(outageBouncer.databaseUrl, { max: 2, applicationName: 'imageapi-test-outage' })
+  t.teardown(() => db.destroy())
+  await pingDatabase(db)
+  proxy.cut()
+  // PgBouncer answers the first with query_wait_timeout (08P01) and closes that client's
+  // connection at once: node-postgres emits 'error' on a client still checked out, which used to
+  // crash the process; the next query finds the pooler refusing or the connection gone
+  const failures: unknown[] = []
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const failed = await pingDatabase(db).then(() => undefined, (error: unknown) => error)
+    failures.push(failed)
+  }
+  t.equal(failures.filter((failure) => failure === undefined).length, 0, 'no query succeeded while Postgres was unreachable')
+  t.ok(failures.every((failure) => isDatabaseUnavailable(failure)), `every failure counts as "database unavailable": ${failures.map((failure) => (failure as Error).message).join('; ')}`)
+  t.ok(failures.some((failure) => (failure as { code?: string }).code === '08P01'), 'PgBouncer reported it with SQLSTATE 08P01')
+  proxy.restore()
 })

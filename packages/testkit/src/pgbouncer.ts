@@ -20,6 +20,8 @@ export interface PgBouncerOptions {
   poolSize?: number
   /** Client connections the pooler accepts (max_client_conn). Default 200. */
   maxClientConnections?: number
+  /** How long a query may wait for a server connection before the pooler fails it (query_wait_timeout). Default 30. */
+  queryWaitTimeoutSeconds?: number
 }
 
 /** One row of an admin console SHOW command, by column name, as text. */
@@ -113,7 +115,7 @@ export async function startPgBouncer(t: Teardown, options: PgBouncerOptions): Pr
       // node-postgres sends neither, but JDBC-style clients and psql -c options would be refused without it
       'ignore_startup_parameters = extra_float_digits,options',
       // a client queued longer than this gets an error instead of hanging a test
-      'query_wait_timeout = 30',
+      `query_wait_timeout = ${options.queryWaitTimeoutSeconds ?? 30}`,
       '',
     ].join('\n'),
   )
