@@ -16,7 +16,7 @@ import {
 import { readIntoBuffer } from './read-into-buffer.js'
 import { createConnectionPool } from './connection-pool.js'
 import { createStorageTransport, describeErrorResponse, errorCodeOf } from './transport.js'
-import { ByteBudget } from './byte-budget.js'
+import { PartBufferPool } from './part-buffer-pool.js'
 import { MIN_PART_BYTES, putStreamed, type MultipartRequests } from './streamed-put.js'
 
 export interface MinioStorageConfig {
@@ -195,7 +195,7 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
   }
 
   const partBytes = Math.max(config.partBytes ?? MIN_PART_BYTES, MIN_PART_BYTES)
-  const uploadBudget = new ByteBudget(Math.max(config.uploadBufferBytes ?? DEFAULT_UPLOAD_BUFFER_BYTES, partBytes))
+  const partBuffers = new PartBufferPool(config.uploadBufferBytes ?? DEFAULT_UPLOAD_BUFFER_BYTES, partBytes)
   const multipartRequests: MultipartRequests = {
     putBuffer: (key, body, contentType) =>
       retryingOnClosedConnection(() => client.putObject(bucket, key, body, body.length, { 'Content-Type': contentType })).then(() => {}),
@@ -212,7 +212,7 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
 
   const storage: MinioStorage = {
     putStream(body, describe, options) {
-      return translatingErrors(undefined, () => putStreamed(multipartRequests, uploadBudget, partBytes, body, describe, options))
+      return translatingErrors(undefined, () => putStreamed(multipartRequests, partBuffers, body, describe, options))
     },
 
     async putObject(key, body, size, contentType) {

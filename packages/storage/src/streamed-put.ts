@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import { ByteBudget } from './byte-budget.js'
+import type { PartBufferPool } from './part-buffer-pool.js'
 
 /** S3's smallest part but the last (AWS, MinIO and radosgw all refuse smaller ones). */
 export const MIN_PART_BYTES = 5 * 1024 * 1024
@@ -27,20 +27,20 @@ export interface StreamedPutOptions {
 /**
  * Stores a stream of unknown length without holding it whole: a body that fits in one part goes
  * out as one PUT; a longer one as a multipart upload whose parts are sent while the next one is
- * read (at most two parts in memory per upload, both borrowed from `budget`). If the body fails
+ * read (at most two parts in memory per upload, both borrowed from `pool`). If the body fails
  * (a check on the way rejected it, or the client went away) the multipart upload is aborted, so
  * nothing is left behind: no object, no part. On any failure the body is destroyed.
  */
 export async function putStreamed(
   requests: MultipartRequests,
-  budget: ByteBudget,
-  partBytes: number,
+  pool: PartBufferPool,
   body: Readable,
   describe: () => StreamTarget,
   options: StreamedPutOptions = {},
 ): Promise<StreamTarget & { size: number }> {
+  const { partBytes } = pool
   const firstBytes = Math.min(partBytes, options.sizeHint !== undefined && options.sizeHint >= 0 ? options.sizeHint + 1 : partBytes)
-  const parts = new PartReader(body, budget, partBytes)
+  const parts = new PartReader(body, pool)
   let multipart: { target: StreamTarget; uploadId: string; sending: Array<Promise<{ part: number; etag: string }>> } | undefined
   try {
     const first = await parts.next(firstBytes)
@@ -94,14 +94,15 @@ export async function putStreamed(
 }
 
 interface Piece {
+  /** The bytes read, within `allocation`. */
   buffer: Buffer
-  /** The bytes borrowed for it. */
-  borrowed: number
+  /** The buffer lent by the pool, given back whole. */
+  allocation: Buffer
   /** The body ended within this piece. */
   last: boolean
 }
 
-/** Reads a body into part-sized buffers borrowed from the budget, pulling only as fast as parts are taken. */
+/** Reads a body into part-sized buffers lent by the pool, pulling only as fast as parts are taken. */
 class PartReader {
   readonly #iterator: AsyncIterator<Buffer>
   #carry: Buffer | undefined
@@ -110,8 +111,7 @@ class PartReader {
 
   constructor(
     body: Readable,
-    private readonly budget: ByteBudget,
-    private readonly partBytes: number,
+    private readonly pool: PartBufferPool,
   ) {
     this.#iterator = body[Symbol.asyncIterator]()
   }
@@ -121,13 +121,13 @@ class PartReader {
    * borrowed was smaller than a part and the body goes on, it grows to a whole part.
    */
   async next(size: number): Promise<Piece> {
-    await this.budget.acquire(size)
-    let piece: Piece = { buffer: Buffer.allocUnsafeSlow(size), borrowed: size, last: false }
+    const allocation = await this.pool.take(size)
+    let piece: Piece = { buffer: allocation, allocation, last: false }
     this.#lent.add(piece)
     let filled = 0
     for (;;) {
       if (filled === piece.buffer.length) {
-        if (piece.buffer.length >= this.partBytes) break
+        if (piece.buffer.length >= this.pool.partBytes) break
         // the size hint was too small (it is only a hint): grow this piece to a whole part
         piece = await this.#grow(piece, filled)
         continue
@@ -154,11 +154,12 @@ class PartReader {
   }
 
   async #grow(piece: Piece, filled: number): Promise<Piece> {
-    const extra = this.partBytes - piece.borrowed
-    await this.budget.acquire(extra)
-    const grown: Piece = { buffer: Buffer.allocUnsafeSlow(this.partBytes), borrowed: this.partBytes, last: false }
-    piece.buffer.copy(grown.buffer, 0, 0, filled)
-    this.#lent.delete(piece)
+    // the small buffer goes back first: waiting for a whole part while holding it could starve the pool
+    const kept = Buffer.from(piece.allocation.subarray(0, filled))
+    this.done(piece)
+    const allocation = await this.pool.take(this.pool.partBytes)
+    kept.copy(allocation)
+    const grown: Piece = { buffer: allocation, allocation, last: false }
     this.#lent.add(grown)
     return grown
   }
@@ -172,10 +173,10 @@ class PartReader {
     return Buffer.isBuffer(value) ? value : Buffer.from(value as Uint8Array)
   }
 
-  /** The piece was sent: its bytes go back to the budget. */
+  /** The piece was sent: its buffer goes back to the pool. */
   done(piece: Piece): void {
     if (!this.#lent.delete(piece)) return
-    this.budget.release(piece.borrowed)
+    this.pool.give(piece.allocation)
   }
 
   /** Reads no more: the body is destroyed (if it has not failed already). */

@@ -4,7 +4,7 @@ import { buffer } from 'node:stream/consumers'
 import t from 'tap'
 import { Client } from 'minio'
 import { testS3Store } from '@imageapi/radosgw'
-import { ByteBudget, createMinioStorage, MIN_PART_BYTES } from '../src/index.js'
+import { ByteBudget, createMinioStorage, MIN_PART_BYTES, PartBufferPool } from '../src/index.js'
 
 const store = await testS3Store()
 const bucket = `streamed-put-${randomUUID().slice(0, 8)}`
@@ -121,4 +121,27 @@ t.test('ByteBudget lends first come, first served and never more than it holds',
   t.same(order, ['big', 'small'])
   t.equal(budget.availableBytes, 0)
   t.throws(() => budget.acquire(11), RangeError)
+})
+
+t.test('PartBufferPool hands the same whole-part buffers out again and never keeps more than its budget', async (t) => {
+  const part = 1024
+  const pool = new PartBufferPool(3 * part, part)
+  const first = await pool.take(part)
+  const second = await pool.take(part)
+  const small = await pool.take(100)
+  t.equal(pool.availableBytes, 3 * part - 2 * part - 100)
+  pool.give(first)
+  pool.give(second)
+  pool.give(small)
+  t.equal(pool.idleBuffers, 2, 'whole parts are kept, a small first piece is not')
+  const reused = [await pool.take(part), await pool.take(part)]
+  t.ok(reused.includes(first) && reused.includes(second), 'the kept buffers are lent again, not new ones')
+  const third = await pool.take(part)
+  let waited = true
+  const fourth = pool.take(part).then((buffer) => ((waited = false), buffer))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.ok(waited, 'a fourth part waits: three fill the budget')
+  pool.give(third)
+  t.equal(await fourth, third)
+  await t.rejects(pool.take(part + 1), RangeError)
 })
