@@ -22,6 +22,8 @@ import { uploadLatencyBenchmark } from './benchmarks/upload-latency.js'
 import { uploadThroughputBenchmark } from './benchmarks/upload-throughput.js'
 import { viewBenchmark } from './benchmarks/view.js'
 import { listingBenchmark } from './benchmarks/listing.js'
+import { workerScalingBenchmark } from './benchmarks/worker-scaling.js'
+import { capacityBenchmark } from './capacity.js'
 
 export interface BenchContext {
   quick: boolean
@@ -37,7 +39,11 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchResult>> = 
   'upload-throughput': uploadThroughputBenchmark,
   view: viewBenchmark,
   listing: listingBenchmark,
+  // not part of a plain `pnpm bench` (all): run them by name
+  'worker-scaling': workerScalingBenchmark,
+  capacity: capacityBenchmark,
 }
+const BY_NAME_ONLY = new Set(['worker-scaling', 'capacity'])
 const ALIASES: Record<string, string> = { thumbnail: 'thumbnails', latency: 'upload-latency', upload: 'upload-latency', throughput: 'upload-throughput', memory: 'upload-throughput', list: 'listing', listings: 'listing', serve: 'view', views: 'view' }
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -46,7 +52,7 @@ if (args.includes('--help') || args.includes('-h')) {
   console.log(`usage: pnpm bench [${Object.keys(BENCHMARKS).join('|')}]…   (env: BENCH_STORE=radosgw|s3rver, BENCH_QUICK=1, BENCH_PROFILE=1, BENCH_FROM_SOURCE=1, BENCH_JPEG, BENCH_PNG)`)
   process.exit(0)
 }
-const names = args.length ? args.map((a) => ALIASES[a] ?? a) : Object.keys(BENCHMARKS)
+const names = args.length ? args.map((a) => ALIASES[a] ?? a) : Object.keys(BENCHMARKS).filter((n) => !BY_NAME_ONLY.has(n))
 for (const name of names) {
   if (!BENCHMARKS[name]) {
     console.error(`unknown benchmark "${name}"; choose from: ${Object.keys(BENCHMARKS).join(', ')}`)

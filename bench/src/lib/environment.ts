@@ -52,7 +52,7 @@ export interface BenchEnvironment {
  * end) except that the S3 store is the bench run's own (store.ts: radosgw, or s3rver with
  * BENCH_STORE=s3rver), started once per run in its own processes.
  */
-export async function createBenchEnvironment(benchName: string): Promise<BenchEnvironment> {
+export async function createBenchEnvironment(benchName: string, options: { redisUrl?: string } = {}): Promise<BenchEnvironment> {
   const cleanup = new Cleanup()
   const suffix = randomBytes(5).toString('hex')
   try {
@@ -65,7 +65,8 @@ export async function createBenchEnvironment(benchName: string): Promise<BenchEn
     await createTestBucket(cleanup, store, bucket)
     const storage = createMinioStorage({ endPoint: store.endPoint, accessKey: store.accessKey, secretKey: store.secretKey, region: store.region, bucket })
     cleanup.teardown(() => storage.close())
-    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+    // options.redisUrl: a Redis of the benchmark's own (capacity, worker-scaling count its commands)
+    const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
     const queuePrefix = `bench-${suffix}`
     cleanup.teardown(() => removeRedisKeys(redisUrl, queuePrefix))
     const env: Record<string, string> = {
