@@ -10,6 +10,10 @@ export const SOURCE_FORMATS = {
 
 export type SourceFormat = keyof typeof SOURCE_FORMATS
 
+export function isSourceFormat(value: string | undefined): value is SourceFormat {
+  return value !== undefined && Object.hasOwn(SOURCE_FORMATS, value)
+}
+
 export function contentTypeOf(format: SourceFormat): string {
   return SOURCE_FORMATS[format].contentType
 }

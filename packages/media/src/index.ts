@@ -1,4 +1,4 @@
-export { SOURCE_FORMATS, contentTypeOf, extensionOf, type SourceFormat } from './formats.js'
+export { SOURCE_FORMATS, contentTypeOf, extensionOf, isSourceFormat, type SourceFormat } from './formats.js'
 export { originalKey, thumbnailKey } from './storage-keys.js'
 export {
   THUMBNAIL_GRANT_CONDITIONS,

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SOURCE_FORMATS, contentTypeOf, extensionOf, originalKey, thumbnailKey } from '../src/index.js'
+import { SOURCE_FORMATS, contentTypeOf, extensionOf, isSourceFormat, originalKey, thumbnailKey } from '../src/index.js'
 
 t.test('each source format has one content type and one extension', async (t) => {
   t.same(Object.keys(SOURCE_FORMATS).sort(), ['jpeg', 'png'])
@@ -7,6 +7,12 @@ t.test('each source format has one content type and one extension', async (t) =>
   t.equal(contentTypeOf('jpeg'), 'image/jpeg')
   t.equal(extensionOf('png'), 'png')
   t.equal(extensionOf('jpeg'), 'jpg')
+})
+
+t.test('only the table\'s formats are source formats', async (t) => {
+  t.ok(isSourceFormat('png'))
+  t.ok(isSourceFormat('jpeg'))
+  for (const other of ['jpg', 'webp', 'gif', 'toString', '', undefined]) t.notOk(isSourceFormat(other), String(other))
 })
 
 t.test('storage keys are built from the image id, the height and the extension', async (t) => {
