@@ -1,9 +1,11 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+import type { SourceFormat } from '@imageapi/media'
 
 /** Timestamps are written by Postgres (defaults, now()) and read back as Date. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
 
-export type ImageFormat = 'png' | 'jpeg'
+/** An image's stored format: the media model's source format, by the same name as in image-probe. */
+export type ImageFormat = SourceFormat
 export type ThumbnailStatus = 'pending' | 'ready' | 'failed'
 
 export interface TiersTable {

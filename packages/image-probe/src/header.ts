@@ -1,7 +1,10 @@
+import type { SourceFormat } from '@imageapi/media'
+
 /** EXIF orientation: 1 is upright; 5–8 are rotated a quarter turn, so width and height swap on display. */
 export type Orientation = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8
 
-export type ImageFormat = 'png' | 'jpeg'
+/** The formats the probe recognises are the media model's source formats. */
+export type ImageFormat = SourceFormat
 
 interface Dimensions {
   /** Stored pixel width, as written in the header. */

@@ -180,14 +180,15 @@ t.test('custom: height and width required, whole, 1–4096, and a box the image 
     [{ height: 'tall', width: '' }, { height: ['A valid integer is required.'], width: ['A valid integer is required.'] }],
     [{ height: '0', width: '4097' }, { height: ['Ensure this value is greater than or equal to 1.'], width: ['Ensure this value is less than or equal to 4096.'] }],
     [{ height: '-5', width: '100' }, { height: ['Ensure this value is greater than or equal to 1.'] }],
-    // a 320×240 image cannot be 1 px wide with its aspect kept
-    [{ height: '100', width: '1' }, { width: ['Ensure this value is greater than or equal to 2.'] }],
   ]
   for (const [box, body] of cases) {
     const response = await upload('custom', tokens.admin, { title: 'box', image: image(), ...box })
     t.equal(response.statusCode, 400, `${JSON.stringify(box)}: ${response.body}`)
     t.same(response.json(), body)
   }
+  // a 400×40 image is 10 px wide at its lowest (1 px high), so a narrower box cannot hold it
+  const narrow = await upload('custom', tokens.admin, { title: 'box', image: image(await jpegImage(400, 40)), height: '100', width: '9' })
+  t.same([narrow.statusCode, narrow.json()], [400, { width: ['Ensure this value is greater than or equal to 10.'] }])
 })
 
 t.test('the list: one entry per upload, newest first, linking to that file at its real size', async (t) => {
@@ -240,6 +241,14 @@ t.test('custom: a rendition that fits inside the box, served whatever the tier�
     const meta = await sharp(file.rawPayload).metadata()
     t.equal(`${meta.width}x${meta.height}`, entry.resolution)
   }
+})
+
+t.test('custom: the rendition is the largest the box holds, 77×58 for an 800×600 image in 77 × 123', async (t) => {
+  t.equal((await upload('custom', tokens.admin, { title: '77 by 123', image: image(await jpegImage(800, 600)), height: '123', width: '77' })).statusCode, 201)
+  const [entry] = await entries('admin')
+  t.same([entry!.title, entry!.resolution], ['77 by 123', '77x58'])
+  const meta = await sharp((await open(entry!.link)).rawPayload).metadata()
+  t.equal(`${meta.width}x${meta.height}`, '77x58', 'the file the worker made')
 })
 
 t.test('expired_time: an expiring link; after expiry 403 with their body; unknown links 404', async (t) => {

@@ -4,7 +4,8 @@ import type { FastifyRequest } from 'fastify'
 import { createTestUser, jpegImage } from '@imageapi/testkit'
 import { probeBuffer } from '@imageapi/image-probe'
 import { thumbnailJobId } from '@imageapi/queue'
-import { createImage, CONTENT_TYPES, originalKey } from '../src/services/create-image.js'
+import { contentTypeOf, originalKey } from '@imageapi/media'
+import { createImage } from '../src/services/create-image.js'
 import type { StoredOriginal } from '../src/services/receive-upload.js'
 import { buildTestGateway } from './helpers/build-test-app.js'
 
@@ -18,7 +19,7 @@ const probed = probeBuffer(jpeg, { maxBytes: 1 << 20, maxPixels: 1 << 20 })
 async function storedUpload(): Promise<{ stored: StoredOriginal; title: string }> {
   const imageId = randomUUID()
   const key = originalKey(imageId, 'jpeg')
-  await env.storage.putObject(key, jpeg, jpeg.length, CONTENT_TYPES.jpeg)
+  await env.storage.putObject(key, jpeg, jpeg.length, contentTypeOf('jpeg'))
   return { stored: { imageId, key, image: probed, committed: false, discard: async () => {} }, title: 'raced' }
 }
 // createImage needs of a request only its id (for the job) and its logger

@@ -1,5 +1,6 @@
 import type { Logger } from '@imageapi/logger'
 import type { Repositories } from '@imageapi/db'
+import { contentTypeOf, thumbnailKey, type SourceFormat } from '@imageapi/media'
 import { ObjectNotFoundError, type ObjectStorage } from '@imageapi/storage'
 import { renderThumbnails, UndecodableImageError, type FailedThumbnail, type RenderedThumbnail } from './render-thumbnails.js'
 
@@ -18,15 +19,8 @@ export class PermanentThumbnailError extends Error {
   }
 }
 
-const CONTENT_TYPES = { png: 'image/png', jpeg: 'image/jpeg' } as const
-const EXTENSIONS = { png: 'png', jpeg: 'jpg' } as const
-
-export function thumbnailKey(imageId: string, height: number, format: 'png' | 'jpeg'): string {
-  return `thumbnails/${imageId}/${height}.${EXTENSIONS[format]}`
-}
-
 export interface GenerateThumbnailsResult {
-  format?: 'png' | 'jpeg'
+  format?: SourceFormat
   rendered: number[]
   failed: number[]
   /** Rendered, but no longer owed by the time they were written; removed again. */
@@ -92,7 +86,7 @@ async function makeThumbnails(deps: GenerateThumbnailsDeps, imageId: string, ori
   // Every put and failure mark in flight at once; all of them settle before the first error is
   // thrown, so no object is still being written once the job has failed.
   const writes = await Promise.allSettled([
-    ...made.map((thumbnail) => storage.putObject(thumbnail.objectKey, thumbnail.data, thumbnail.bytes, CONTENT_TYPES[format])),
+    ...made.map((thumbnail) => storage.putObject(thumbnail.objectKey, thumbnail.data, thumbnail.bytes, contentTypeOf(format))),
     ...unmade.map((thumbnail) => repos.thumbnails.markFailed(imageId, [thumbnail.height], thumbnail.error)),
   ])
   const firstFailure = writes.find((write) => write.status === 'rejected')

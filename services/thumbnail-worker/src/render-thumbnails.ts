@@ -1,3 +1,4 @@
+import { isSourceFormat, thumbnailWidth, type SourceFormat } from '@imageapi/media'
 import sharp, { type Metadata, type Sharp } from 'sharp'
 
 /** Largest width × height a single thumbnail may have unless the caller sets `maxOutputPixels`. */
@@ -15,8 +16,6 @@ export const MAX_OUTPUT_WIDTH = 16_383
 
 const JPEG_QUALITY = 80
 const PNG_COMPRESSION_LEVEL = 6
-
-export type ThumbnailFormat = 'png' | 'jpeg'
 
 export interface RenderedThumbnail {
   height: number
@@ -41,7 +40,7 @@ export interface RenderThumbnailsOptions {
 
 export interface RenderThumbnailsResult {
   /** Thumbnails are encoded in the original's format. */
-  format: ThumbnailFormat
+  format: SourceFormat
   /** One entry per distinct requested height, in ascending height order. */
   thumbnails: ThumbnailOutcome[]
 }
@@ -71,7 +70,7 @@ interface DecodedPixels {
 }
 
 interface SourceImage {
-  format: ThumbnailFormat
+  format: SourceFormat
   /** Dimensions after applying the EXIF orientation. */
   width: number
   height: number
@@ -136,7 +135,7 @@ async function readSource(input: Buffer, maxInputPixels: number): Promise<Source
   } catch (cause) {
     throw new UndecodableImageError(`cannot read image: ${describe(cause)}`, { cause })
   }
-  if (metadata.format !== 'jpeg' && metadata.format !== 'png') {
+  if (!isSourceFormat(metadata.format)) {
     throw new UndecodableImageError(`unsupported image format: ${metadata.format}`)
   }
   return {
@@ -148,7 +147,7 @@ async function readSource(input: Buffer, maxInputPixels: number): Promise<Source
 }
 
 function planVariant(source: SourceImage, height: number, maxOutputPixels: number): PlannedVariant {
-  const width = Math.max(1, Math.round((source.width * height) / source.height))
+  const width = thumbnailWidth(source, height)
   if (width > MAX_OUTPUT_WIDTH) {
     return { height, width, error: `thumbnail would be ${width}×${height} px, wider than ${MAX_OUTPUT_WIDTH} px` }
   }

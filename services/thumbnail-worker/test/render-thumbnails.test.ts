@@ -1,5 +1,6 @@
 import t from 'tap'
 import sharp, { type OutputInfo, type Sharp } from 'sharp'
+import { heightToFitInside, thumbnailWidth } from '@imageapi/media'
 import {
   renderThumbnails,
   UndecodableImageError,
@@ -103,6 +104,17 @@ t.test('a 4000×3000 JPEG gives JPEG thumbnails of the requested heights, aspect
     const metadata = await sharp(data).metadata()
     t.match(metadata, { format: 'jpeg', width, height, space: 'srgb', channels: 3, chromaSubsampling: '4:2:0' })
   }
+})
+
+t.test('the compat box height renders the largest width the box holds: 800×600 in 77 × 123 is a 77×58 file', async (t) => {
+  const image = { width: 800, height: 600 }
+  const height = heightToFitInside(image, { width: 77, height: 123 })!
+  const original = await rawRgb(photoLikePixels(800, 600), 800, 600).jpeg({ quality: 90 }).toBuffer()
+  const thumbnail = rendered((await renderThumbnails(original, [height])).thumbnails[0])
+  const meta = await sharp(thumbnail.data).metadata()
+  t.same([thumbnail.width, thumbnail.height], [77, 58])
+  t.same([meta.width, meta.height], [77, 58], 'the encoded file has those dimensions')
+  t.equal(thumbnail.width, thumbnailWidth(image, height), 'the width the media model announces')
 })
 
 t.test('output looks like rendering each height from the original separately', async (t) => {

@@ -4,12 +4,11 @@ import type { AddressInfo } from 'node:net'
 import sharp from 'sharp'
 import type { ImageFormat, Thumbnail, User } from '@imageapi/db'
 import { createLogger, type Logger } from '@imageapi/logger'
+import { contentTypeOf, originalKey as originalKeyOf } from '@imageapi/media'
 import type { TestEnvironment } from '@imageapi/testkit'
 
 // Helpers shared by this package's tests. Every test file still builds its own environment.
 
-const EXTENSIONS: Record<ImageFormat, string> = { png: 'png', jpeg: 'jpg' }
-const CONTENT_TYPES: Record<ImageFormat, string> = { png: 'image/png', jpeg: 'image/jpeg' }
 
 /** A pino logger whose lines land, parsed, in `lines`. */
 export function memoryLogger(name = 'thumbnail-worker-test'): { log: Logger; lines: Array<Record<string, unknown>> } {
@@ -53,8 +52,8 @@ export async function storeImage(
     width = metadata.autoOrient.width
     height = metadata.autoOrient.height
   }
-  const originalKey = `originals/${id}.${EXTENSIONS[format]}`
-  if (options.storeOriginal ?? true) await env.storage.putObject(originalKey, data, data.length, CONTENT_TYPES[format])
+  const originalKey = originalKeyOf(id, format)
+  if (options.storeOriginal ?? true) await env.storage.putObject(originalKey, data, data.length, contentTypeOf(format))
   let heights = options.heights
   if (heights === undefined) {
     const tier = await env.repos.tiers.findById(owner.tier_id)

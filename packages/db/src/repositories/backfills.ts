@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely'
 import type { Backfill, BackfillReason, Database, ThumbnailStatus } from '../schema.js'
+import { thumbnailGrantedSql } from './grants.js'
 
 /** Whose images a re-tiering touches: every user of a tier, or one user. */
 export type RetierScope = { tierId: number } | { userId: string }
@@ -44,8 +45,7 @@ export async function retierThumbnails(
     using images, users, tiers
     where thumbnails.image_id = images.id and users.id = images.owner_id and tiers.id = users.tier_id
       and ${inScope}
-      and thumbnails.status <> 'ready' and not thumbnails.requested
-      and not (thumbnails.height = any(tiers.thumbnail_heights))
+      and thumbnails.status <> 'ready' and not ${thumbnailGrantedSql}
   `.execute(trx)
 
   const backfill = await trx

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database, ImageFormat, ThumbnailStatus } from '../schema.js'
+import { thumbnailGrantedSql } from './grants.js'
 
 /** A stored thumbnail, to be recorded in its row. */
 export interface ReadyThumbnail {
@@ -33,7 +34,7 @@ export class ThumbnailsRepository {
       join tiers on tiers.id = users.tier_id
       left join thumbnails on thumbnails.image_id = images.id
         and thumbnails.status = 'pending'
-        and (thumbnails.requested or thumbnails.height = any(tiers.thumbnail_heights))
+        and ${thumbnailGrantedSql}
       where images.id = ${imageId}
       group by images.id
     `.execute(this.db)
@@ -95,7 +96,7 @@ export class ThumbnailsRepository {
       where images.id = thumbnails.image_id and users.id = images.owner_id and tiers.id = users.tier_id
         and thumbnails.image_id = any(${[...imageIds]}::uuid[])
         and thumbnails.status = 'failed'
-        and (thumbnails.requested or thumbnails.height = any(tiers.thumbnail_heights))
+        and ${thumbnailGrantedSql}
     `.execute(this.db)
     return Number(result.numAffectedRows ?? 0)
   }
@@ -120,7 +121,7 @@ export class ThumbnailsRepository {
       .select((eb) => eb.fn.min('thumbnails.updated_at').as('oldest'))
       .where('thumbnails.status', '=', 'pending')
       .where('thumbnails.updated_at', '<', cutoff)
-      .where(sql<boolean>`(thumbnails.requested or thumbnails.height = any(tiers.thumbnail_heights))`)
+      .where(thumbnailGrantedSql)
       .groupBy('thumbnails.image_id')
       .orderBy('oldest')
       .limit(limit)

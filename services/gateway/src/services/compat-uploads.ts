@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { CompatUploadEntry, CompatVariant, UserWithTier } from '@imageapi/db'
+import { heightToFitInside, narrowestBoxWidth, thumbnailWidth } from '@imageapi/media'
 import { createImage } from './create-image.js'
 import type { StoredOriginal } from './receive-upload.js'
 import { deleteImageAndFiles } from './delete-image.js'
@@ -35,17 +36,6 @@ export function mayUseRoute(kind: CompatRouteKind, account: UserWithTier): boole
   }
 }
 
-/**
- * The thumbnail height whose rendering (aspect kept, width rounded as the worker rounds it) fits
- * inside the box: at most `box.height` high, and low enough that the width cannot pass `box.width`.
- * Undefined when even a 1 px high rendering would be wider than the box.
- */
-export function heightToFitInside(image: { width: number; height: number }, box: { width: number; height: number }): number | undefined {
-  // floor keeps width = height × aspect ≤ box.width before rounding, so rounding cannot pass it
-  const height = Math.min(box.height, Math.floor((box.width * image.height) / image.width))
-  return height >= 1 ? height : undefined
-}
-
 export type CompatUploadOutcome =
   | { kind: 'ready' }
   /** Stored and queued, but the variant was not made within the wait: the work goes on. */
@@ -70,10 +60,10 @@ export async function createCompatUpload(
   else if (kind === 'medium') variant = MEDIUM_HEIGHT
   else if (kind === 'original') variant = 'original'
   else {
-    const height = heightToFitInside({ width: upload.stored.image.displayWidth, height: upload.stored.image.displayHeight }, values.box!)
+    const displayed = { width: upload.stored.image.displayWidth, height: upload.stored.image.displayHeight }
+    const height = heightToFitInside(displayed, values.box!)
     if (height === undefined) {
-      const narrowest = Math.ceil(upload.stored.image.displayWidth / upload.stored.image.displayHeight)
-      return { kind: 'invalid', errors: { width: [DRF_MESSAGES.minValue(narrowest)] } }
+      return { kind: 'invalid', errors: { width: [DRF_MESSAGES.minValue(narrowestBoxWidth(displayed))] } }
     }
     variant = height
     requested = [height]
@@ -102,8 +92,8 @@ export function toCompatListEntry(app: FastifyInstance, request: FastifyRequest,
   let resolution: string
   if (entry.variant === 'original') resolution = `${entry.imageWidth}x${entry.imageHeight}`
   else {
-    // until the worker has made it, the width it will have: the height times the aspect, rounded
-    const width = entry.thumbnailWidth ?? Math.max(1, Math.round((entry.imageWidth * entry.variant) / entry.imageHeight))
+    // until the worker has made it, the width it will have
+    const width = entry.thumbnailWidth ?? thumbnailWidth({ width: entry.imageWidth, height: entry.imageHeight }, entry.variant)
     resolution = `${width}x${entry.variant}`
   }
   return {

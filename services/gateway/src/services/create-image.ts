@@ -1,13 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { ImageFormat, ImageWithThumbnails, NewImage, UserWithTier } from '@imageapi/db'
+import type { ImageWithThumbnails, NewImage, UserWithTier } from '@imageapi/db'
 import type { StoredOriginal } from './receive-upload.js'
-
-export const CONTENT_TYPES: Record<ImageFormat, string> = { png: 'image/png', jpeg: 'image/jpeg' }
-const EXTENSIONS: Record<ImageFormat, string> = { png: 'png', jpeg: 'jpg' }
-
-export function originalKey(imageId: string, format: ImageFormat): string {
-  return `originals/${imageId}.${EXTENSIONS[format]}`
-}
 
 /**
  * Writes the rows of a new image (one transaction): the image, one pending row per height owed, and

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ImagePage, ImageWithThumbnails, Tier } from '@imageapi/db'
+import { grantsOriginal, grantsThumbnail } from '@imageapi/media'
 import type { ImageResource } from '../routes/schemas.js'
 
 /** What the resource is built from: a listed image (only the columns the API returns) or a whole row. */
@@ -8,7 +9,7 @@ type ShownImage = ImagePage['images'][number] | ImageWithThumbnails
 /**
  * The API's view of images: only the variants the owner's tier grants now (a height dropped from
  * the tier disappears) and those asked for explicitly, each with a signed link once it is ready.
- * What every image of a page shares (granted heights, public address) is worked out once.
+ * What every image of a page shares (the public address) is worked out once.
  */
 export function toImageResources(
   app: FastifyInstance,
@@ -17,13 +18,12 @@ export function toImageResources(
   tier: Pick<Tier, 'thumbnail_heights' | 'original_link'>,
 ): ImageResource[] {
   if (images.length === 0) return []
-  const granted = new Set(tier.thumbnail_heights)
   const baseUrl = app.viewLinks.baseUrl(request)
   const { urlAt } = app.viewLinks
   return images.map((image) => {
     const thumbnails: ImageResource['thumbnails'] = []
     for (const thumbnail of image.thumbnails) {
-      if (!granted.has(thumbnail.height) && !thumbnail.requested) continue
+      if (!grantsThumbnail(tier, thumbnail)) continue
       const shown: ImageResource['thumbnails'][number] = {
         height: thumbnail.height,
         width: thumbnail.width,
@@ -42,7 +42,7 @@ export function toImageResources(
       bytes: image.bytes,
       created_at: image.created_at.toISOString(),
       thumbnails,
-      original: tier.original_link ? { url: urlAt(baseUrl, { imageId: image.id, variant: 'original' }) } : null,
+      original: grantsOriginal(tier) ? { url: urlAt(baseUrl, { imageId: image.id, variant: 'original' }) } : null,
     }
   })
 }

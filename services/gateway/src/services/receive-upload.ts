@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ImageProbe, ImageRejectedError, type ProbeResult } from '@imageapi/image-probe'
 import { ApiError } from '../plugins/app/errors.js'
-import { CONTENT_TYPES, originalKey } from './create-image.js'
+import { contentTypeOf, originalKey } from '@imageapi/media'
 
 export interface UploadLimits {
   maxBytes: number
@@ -79,7 +79,7 @@ async function probeIntoStorage(
     // a JPEG's frame header must end within the first 256 KiB, far inside the first part
     const header = probe.header
     if (!header) throw new Error('the image header was not read before the first part was stored')
-    return { key: originalKey(imageId, header.format), contentType: CONTENT_TYPES[header.format] }
+    return { key: originalKey(imageId, header.format), contentType: contentTypeOf(header.format) }
   }
   file.once('error', (error) => probe.destroy(error))
   file.pipe(probe)

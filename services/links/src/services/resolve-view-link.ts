@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Repositories } from '@imageapi/db'
 import type { LinkClaims, LinkSigner } from '@imageapi/link-tokens'
-
-const CONTENT_TYPES = { png: 'image/png', jpeg: 'image/jpeg' } as const
-const EXTENSIONS = { png: 'png', jpeg: 'jpg' } as const
+import { contentTypeOf, extensionOf, grantsOriginal, grantsThumbnail, type SourceFormat } from '@imageapi/media'
 
 export interface ServableObject {
   kind: 'serve'
@@ -20,7 +18,7 @@ export type RightsOutcome = ServableObject | { kind: 'not_found' } | { kind: 're
 export type TokenOutcome = { kind: 'valid'; claims: LinkClaims } | { kind: 'not_found' } | { kind: 'expired' }
 
 /** A filename safe in a Content-Disposition header, from a title anyone may have typed. */
-export function safeFilename(title: string, variant: 'original' | number, format: 'png' | 'jpeg'): string {
+export function safeFilename(title: string, variant: 'original' | number, format: SourceFormat): string {
   const base = title
     .normalize('NFKD')
     .replace(/[^\w.\- ]+/g, '')
@@ -28,7 +26,7 @@ export function safeFilename(title: string, variant: 'original' | number, format
     .replace(/^[.-]+/, '')
     .slice(0, 80)
   const suffix = variant === 'original' ? '' : `-${variant}`
-  return `${base || 'image'}${suffix}.${EXTENSIONS[format]}`
+  return `${base || 'image'}${suffix}.${extensionOf(format)}`
 }
 
 function strongEtag(...parts: Array<string | number>): string {
@@ -60,15 +58,14 @@ export async function checkRights(repos: Repositories, claims: LinkClaims): Prom
   const { image, tier } = found
   // an expiring link is a right of the tier too: losing it closes the live ones
   if (linkId && !tier.expiring_links) return { kind: 'not_found' }
-  const common = { contentType: CONTENT_TYPES[image.format], filename: safeFilename(image.title, variant, image.format), variant }
+  const common = { contentType: contentTypeOf(image.format), filename: safeFilename(image.title, variant, image.format), variant }
 
   if (variant === 'original') {
-    if (!tier.original_link) return { kind: 'not_found' }
+    if (!grantsOriginal(tier)) return { kind: 'not_found' }
     return { kind: 'serve', objectKey: image.original_key, bytes: image.bytes, etag: strongEtag(image.id, 'original', image.bytes), ...common }
   }
   const thumbnail = found.thumbnails.find((t) => t.height === variant)
-  // a rendition asked for explicitly (a compat custom box) does not depend on the tier's heights
-  if (!thumbnail || !(thumbnail.requested || tier.thumbnail_heights.includes(variant))) return { kind: 'not_found' }
+  if (!thumbnail || !grantsThumbnail(tier, thumbnail)) return { kind: 'not_found' }
   if (thumbnail.status !== 'ready' || !thumbnail.object_key || thumbnail.bytes === null) return { kind: 'not_found' }
   return {
     kind: 'serve',

@@ -3,6 +3,7 @@ import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Kysely, Database, ImageFormat, User } from '@imageapi/db'
 import { createLinkSigner, generateSigningKey, parseSigningKeys, type LinkClaims, type LinkSigner } from '@imageapi/link-tokens'
+import { contentTypeOf, originalKey as originalKeyOf, thumbnailKey } from '@imageapi/media'
 import type { ObjectStorage } from '@imageapi/storage'
 import { createTestEnvironment, createTestUser, jpegImage, pngImage, type Teardown, type TestEnvironment } from '@imageapi/testkit'
 import { buildApp } from '../../src/app.js'
@@ -106,8 +107,6 @@ export interface SeededImage {
   thumbnails: Map<number, Buffer>
 }
 
-const EXTENSION: Record<ImageFormat, string> = { jpeg: 'jpg', png: 'png' }
-const CONTENT_TYPE: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png' }
 
 /**
  * Rows and objects as the gateway and the worker leave them: the original in S3, the image row with
@@ -126,8 +125,8 @@ export async function seedImage(
   const id = randomUUID()
   const title = options.title ?? 'A photo'
   const original = await render(width, height)
-  const originalKey = `originals/${id}.${EXTENSION[format]}`
-  await env.storage.putObject(originalKey, original, original.length, CONTENT_TYPE[format])
+  const originalKey = originalKeyOf(id, format)
+  await env.storage.putObject(originalKey, original, original.length, contentTypeOf(format))
   const owed = options.owed ?? [200]
   await env.repos.images.createWithThumbnails(
     { id, owner_id: owner.id, title, format, width, height, bytes: original.length, original_key: originalKey },
@@ -137,8 +136,8 @@ export async function seedImage(
   for (const h of options.ready ?? owed) {
     const w = Math.max(1, Math.round((width * h) / height))
     const data = await render(w, h)
-    const objectKey = `thumbnails/${id}/${h}.${EXTENSION[format]}`
-    await env.storage.putObject(objectKey, data, data.length, CONTENT_TYPE[format])
+    const objectKey = thumbnailKey(id, h, format)
+    await env.storage.putObject(objectKey, data, data.length, contentTypeOf(format))
     const marked = await env.repos.thumbnails.markReady(id, h, { width: w, objectKey, bytes: data.length })
     if (!marked) throw new Error(`no pending row for height ${h}`)
     thumbnails.set(h, data)

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
+import { grantsOriginal, grantsThumbnail } from '@imageapi/media'
 import { ApiError } from '../../plugins/app/errors.js'
 import { imageNotFound, parseImageId } from '../images/get-image.js'
 import { errorResponses, ExpiringLinkResource, ImageIdParams } from '../schemas.js'
@@ -32,11 +33,10 @@ const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
       if (!account.tier.expiring_links) throw new ApiError(403, 'your tier does not include expiring links')
       const variant = parseVariant(request.body.variant)
       if (variant === 'original') {
-        if (!account.tier.original_link) throw new ApiError(400, 'your tier does not include the original', 'variant')
+        if (!grantsOriginal(account.tier)) throw new ApiError(400, 'your tier does not include the original', 'variant')
       } else {
         const thumbnail = image.thumbnails.find((t) => t.height === variant)
-        // a rendition asked for explicitly (a compat custom box) is the image's whatever the tier's heights, as when it is viewed
-        if (!thumbnail || !(thumbnail.requested || account.tier.thumbnail_heights.includes(variant))) {
+        if (!thumbnail || !grantsThumbnail(account.tier, thumbnail)) {
           throw new ApiError(400, `your tier has no ${variant} px thumbnail; it grants ${account.tier.thumbnail_heights.join(', ')}`, 'variant')
         }
         if (thumbnail.status !== 'ready') throw new ApiError(400, `the ${variant} px thumbnail is ${thumbnail.status}, not ready`, 'variant')
