@@ -35,6 +35,8 @@ t.test('kill -9 during a job: the job is retried after its lock lapses and every
     second.logs.some((line) => line.msg?.toString().startsWith('job stalled') && line.jobId === jobId),
     'the second worker found the job stalled',
   )
+  // the worker marks the rows ready, then logs: on a loaded machine the line can come a moment later
+  await waitFor(() => second.logs.some((line) => line.msg === 'thumbnails done') || undefined, { timeoutMs: 10_000, what: 'the "thumbnails done" line' })
   const done = [...first.logs, ...second.logs].filter((line) => line.msg === 'thumbnails done')
   t.equal(done.length, 1, `one "thumbnails done" line in all: ${JSON.stringify(done)}`)
   t.match(done[0], { imageId: image.id, requestId: 'request-crash', jobId, rendered: [200, 400] })
