@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { createThumbnailQueue, enqueueThumbnails, THUMBNAIL_QUEUE } from '@imageapi/queue'
-import { createTestUser, waitFor, type RunningService } from '@imageapi/testkit'
+import { waitFor, type RunningService } from '@imageapi/testkit'
 import { createBenchEnvironment, type BenchEnvironment } from '../lib/environment.js'
 import type { BenchInput } from '../lib/inputs.js'
+import { resetThumbnailRows, seedImagesOwing } from '../lib/seed-images.js'
 import { CpuMeter, describeCpu, type CpuReport } from '../lib/procstat.js'
 import type { BenchResult, ResultRow } from '../lib/report.js'
 import { directResize, limitThroughput, renderLikeWorker, similarity } from '../lib/sharp-limit.js'
@@ -67,33 +67,16 @@ export async function thumbnailsBenchmark(ctx: BenchContext): Promise<BenchResul
 }
 
 async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: BenchInput, count: number) {
-  const { repos, storage, database } = env
-  const owner = await createTestUser(repos, 'Premium')
+  const { storage, database } = env
   const ext = input.format === 'jpeg' ? 'jpg' : 'png'
-  const imageIds: string[] = []
-  for (let i = 0; i < count; i++) {
-    const id = randomUUID()
-    const key = `originals/${id}.${ext}`
-    await storage.putObject(key, input.data, input.data.length, `image/${input.format}`)
-    await repos.images.createWithThumbnails(
-      { id, owner_id: owner.user.id, title: `bench ${i}`, format: input.format, width: input.width, height: input.height, bytes: input.data.length, original_key: key },
-      HEIGHTS,
-    )
-    imageIds.push(id)
-  }
+  const imageIds = await seedImagesOwing(env, input, count, HEIGHTS)
   const warmupIds = imageIds.slice(0, Math.min(4, count))
 
   const queue = createThumbnailQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix })
   const redis = new Redis(env.redisUrl)
   const eventsKey = `${env.queuePrefix}:${THUMBNAIL_QUEUE}:events`
 
-  const resetRows = async (ids: string[]) => {
-    await database.db
-      .updateTable('thumbnails')
-      .set({ status: 'pending', width: null, object_key: null, bytes: null, error: null, updated_at: new Date() })
-      .where('image_id', 'in', ids)
-      .execute()
-  }
+  const resetRows = (ids: string[]) => resetThumbnailRows(env, ids)
 
   /** Queues `ids` on a paused queue, releases them at once and waits for every row to be ready. */
   const drain = async (ids: string[], meter: CpuMeter) => {

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { createThumbnailQueue, enqueueThumbnails, THUMBNAIL_QUEUE } from '@imageapi/queue'
-import { createTestUser, startRedisServer, type RunningService } from '@imageapi/testkit'
+import { startRedisServer, type RunningService } from '@imageapi/testkit'
 import { Cleanup, createBenchEnvironment, type BenchEnvironment } from '../lib/environment.js'
 import type { BenchInput } from '../lib/inputs.js'
+import { resetThumbnailRows, seedImagesOwing } from '../lib/seed-images.js'
 import { cpuDelta, cpuSnapshot, redisPid } from '../lib/counters.js'
 import { cpuSeconds, machineCpu, memoryKiB } from '../lib/procstat.js'
 import type { BenchResult, ResultRow } from '../lib/report.js'
@@ -58,32 +58,14 @@ export async function workerScalingBenchmark(ctx: BenchContext): Promise<BenchRe
 }
 
 async function benchInput(ctx: BenchContext, env: BenchEnvironment, ownRedisPid: number | undefined, input: BenchInput, count: number) {
-  const { repos, storage, database } = env
-  const owner = await createTestUser(repos, 'Premium')
-  const ext = input.format === 'jpeg' ? 'jpg' : 'png'
-  const imageIds: string[] = []
-  for (let i = 0; i < count; i++) {
-    const id = randomUUID()
-    const key = `originals/${id}.${ext}`
-    await storage.putObject(key, input.data, input.data.length, `image/${input.format}`)
-    await repos.images.createWithThumbnails(
-      { id, owner_id: owner.user.id, title: `bench ${i}`, format: input.format, width: input.width, height: input.height, bytes: input.data.length, original_key: key },
-      HEIGHTS,
-    )
-    imageIds.push(id)
-  }
+  const { database } = env
+  const imageIds = await seedImagesOwing(env, input, count, HEIGHTS)
   const warmupIds = imageIds.slice(0, Math.min(4, count))
   const queue = createThumbnailQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix })
   const redis = new Redis(env.redisUrl)
   const eventsKey = `${env.queuePrefix}:${THUMBNAIL_QUEUE}:events`
 
-  const resetRows = async (ids: string[]) => {
-    await database.db
-      .updateTable('thumbnails')
-      .set({ status: 'pending', width: null, object_key: null, bytes: null, error: null, updated_at: new Date() })
-      .where('image_id', 'in', ids)
-      .execute()
-  }
+  const resetRows = (ids: string[]) => resetThumbnailRows(env, ids)
   const eventName = (fields: string[]) => fields[fields.indexOf('event') + 1]
 
   const drain = async (ids: string[], pids: () => Record<string, number | number[] | undefined>) => {
