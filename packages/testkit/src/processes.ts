@@ -88,7 +88,7 @@ export async function startService(t: Teardown, name: ServiceName, env: Record<s
     }
   })
   const timeout = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error(`${name} did not become ready:\n${output.slice(-30).join('\n')}`)), options.readyTimeoutMs ?? 30_000).unref(),
+    setTimeout(() => reject(new Error(`${name} did not become ready:\n${output.slice(-30).join('\n')}`)), options.readyTimeoutMs ?? 90_000).unref(),
   )
   const crashed = exited.then((code) => {
     throw new Error(`${name} exited (${code}) before it was ready:\n${output.slice(-30).join('\n')}`)
