@@ -1,4 +1,17 @@
-export { SOURCE_FORMATS, contentTypeOf, extensionOf, isSourceFormat, type SourceFormat } from './formats.js'
+export {
+  FORMAT_TOKEN_CODES,
+  RENDITION_FORMATS,
+  RENDITION_PREFERENCE,
+  SOURCE_FORMATS,
+  contentTypeOf,
+  extensionOf,
+  isRenditionFormat,
+  isServedFormat,
+  isSourceFormat,
+  type RenditionFormat,
+  type ServedFormat,
+  type SourceFormat,
+} from './formats.js'
 export { originalKey, thumbnailKey } from './storage-keys.js'
 export {
   THUMBNAIL_GRANT_CONDITIONS,
@@ -8,4 +21,5 @@ export {
   type ThumbnailGrantCondition,
   type TierGrants,
 } from './grant.js'
-export { heightToFitInside, narrowestBoxWidth, thumbnailWidth, type Dimensions } from './sizes.js'
+export { heightToFitInside, narrowestBoxWidth, renderedSize, thumbnailWidth, type Dimensions } from './sizes.js'
+export { negotiateFormat, parseAccept, rankFormats } from './negotiation.js'

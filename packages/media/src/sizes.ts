@@ -14,6 +14,16 @@ export function thumbnailWidth(image: Dimensions, height: number): number {
 }
 
 /**
+ * The size a thumbnail owed at `height` is actually made at: never larger than the original. A
+ * height above the original's gets the original's own size (re-encoded, metadata stripped), since
+ * enlarging only adds bytes and blur; the row keeps the owed height as its name.
+ */
+export function renderedSize(image: Dimensions, height: number): Dimensions {
+  if (height >= image.height) return { width: image.width, height: image.height }
+  return { width: thumbnailWidth(image, height), height }
+}
+
+/**
  * The largest thumbnail height whose rendering (width as thumbnailWidth rounds it) fits inside the
  * box: at most `box.height` high and at most `box.width` wide. Undefined when even a 1 px high
  * rendering is wider than the box (see narrowestBoxWidth).

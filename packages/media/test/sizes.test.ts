@@ -1,5 +1,5 @@
 import t from 'tap'
-import { heightToFitInside, narrowestBoxWidth, thumbnailWidth } from '../src/index.js'
+import { heightToFitInside, narrowestBoxWidth, renderedSize, thumbnailWidth } from '../src/index.js'
 
 t.test('a thumbnail width is the height times the aspect, rounded, at least 1', async (t) => {
   t.equal(thumbnailWidth({ width: 800, height: 600 }, 200), 267)
@@ -44,4 +44,11 @@ t.test('the narrowest box is the width of the 1 px high rendering', async (t) =>
   t.equal(narrowestBoxWidth({ width: 5000, height: 10 }), 500)
   t.equal(heightToFitInside({ width: 5000, height: 10 }, { width: 499, height: 10 }), undefined)
   t.equal(heightToFitInside({ width: 5000, height: 10 }, { width: 500, height: 10 }), 1)
+})
+
+t.test('a thumbnail is never made larger than its original', async (t) => {
+  t.same(renderedSize({ width: 16, height: 16 }, 200), { width: 16, height: 16 }, 'a 16×16 original owed at 200 is made at 16×16')
+  t.same(renderedSize({ width: 800, height: 600 }, 600), { width: 800, height: 600 }, 'at exactly its height: its own size')
+  t.same(renderedSize({ width: 800, height: 600 }, 599), { width: thumbnailWidth({ width: 800, height: 600 }, 599), height: 599 }, 'below it: scaled down')
+  t.same(renderedSize({ width: 800, height: 600 }, 200), { width: 267, height: 200 })
 })
