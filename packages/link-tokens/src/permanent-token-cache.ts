@@ -4,8 +4,9 @@ import type { LinkClaims, LinkSigner } from './token.js'
 /**
  * A signer that remembers the tokens it signed for permanent links (no expiry, no link row), at
  * most `maxEntries` of them, the least recently used going first. Such a token depends only on
- * the image, the variant and the signing key, so a remembered one is exactly what signing again
- * would give; a listing signs the same links on every request, one HMAC each.
+ * the image, the variant, the format it is pinned to (if any) and the signing key, so a
+ * remembered one is exactly what signing again would give; a listing signs the same links on
+ * every request, one HMAC each.
  *
  * The cache belongs to this signer, and so to its signing key: a new key ring (a rotation) makes a
  * new signer, whose cache starts empty. Expiring links are signed every time: each has its own row
@@ -35,8 +36,10 @@ export function memoizePermanentTokens(signer: LinkSigner, options: { maxEntries
  */
 function permanentLinkKey(claims: LinkClaims): string | undefined {
   if (claims === null || typeof claims !== 'object') return undefined
-  const { imageId, variant, expiresAt, linkId } = claims
+  const { imageId, variant, expiresAt, linkId, format } = claims
   if ((expiresAt !== undefined && expiresAt !== 0) || linkId !== undefined) return undefined
   if (typeof imageId !== 'string' || !(variant === 'original' || typeof variant === 'number')) return undefined
-  return `${imageId}/${variant}`
+  if (format === undefined) return `${imageId}/${variant}`
+  // only valid claims are ever remembered, and no UUID, variant or format name holds a '/'
+  return typeof format === 'string' ? `${imageId}/${variant}/${format}` : undefined
 }

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { FORMAT_TOKEN_CODES, isServedFormat, type ServedFormat } from '@imageapi/media'
 import { assertValidKeyRing, KEY_ID_PATTERN, type SigningKey } from './keys.js'
 import { describeValue } from './describe-value.js'
 import { bytesToUuid, isUuid, UUID_BYTE_LENGTH, uuidToBytes } from './uuid.js'
@@ -13,6 +14,12 @@ export interface LinkClaims {
   expiresAt?: number
   /** UUID of the expiring-link row, checked for revocation; absent for permanent links. */
   linkId?: string
+  /**
+   * The one format a thumbnail link opens (for `<picture>`/srcset and CDNs that ignore Vary);
+   * absent for a link whose format is negotiated. Never set for the original, which is always
+   * served byte-exact.
+   */
+  format?: ServedFormat
 }
 
 export type VerifyFailureReason = 'malformed' | 'unknown_key' | 'bad_signature' | 'expired'
@@ -36,8 +43,8 @@ export interface LinkSigner {
 
 /**
  * Longest token verify will look at. Real tokens are under 100 characters
- * (16 kid + 54 payload + 22 MAC + 2 dots); the cap keeps a hostile URL from
- * costing more than a constant amount of work.
+ * (at most 16 kid + 55 payload, with a link id and a format, + 22 MAC + 2 dots);
+ * the cap keeps a hostile URL from costing more than a constant amount of work.
  */
 export const MAX_TOKEN_LENGTH = 512
 
@@ -59,18 +66,28 @@ export const MAC_BYTES = 16
 const MAC_CONTEXT = 'imageapi/link-token:'
 
 const FLAG_HAS_LINK_ID = 0b0000_0001
-const KNOWN_FLAGS = FLAG_HAS_LINK_ID
+/** Added within version 1: tokens without it are byte for byte what they were before; older verifiers refuse it as an unknown flag. */
+const FLAG_HAS_FORMAT = 0b0000_0010
+const KNOWN_FLAGS = FLAG_HAS_LINK_ID | FLAG_HAS_FORMAT
 
 // Payload layout, all integers big-endian:
 //   [0] version  [1] flags  [2..17] image id  [18..19] variant (0 = original)
 //   [20..23] expiresAt (unix seconds, 0 = never)  [24..39] link id, only if FLAG_HAS_LINK_ID
+//   then, only if FLAG_HAS_FORMAT, one last byte: the format's code (FORMAT_TOKEN_CODES),
+//   at [24] without a link id, at [40] with one
+// so a payload is 24, 25, 40 or 41 bytes long, as its flags say.
 const OFFSET_FLAGS = 1
 const OFFSET_IMAGE_ID = 2
 const OFFSET_VARIANT = OFFSET_IMAGE_ID + UUID_BYTE_LENGTH
 const OFFSET_EXPIRES_AT = OFFSET_VARIANT + 2
 const OFFSET_LINK_ID = OFFSET_EXPIRES_AT + 4
-const PAYLOAD_BYTES_WITHOUT_LINK_ID = OFFSET_LINK_ID
-const PAYLOAD_BYTES_WITH_LINK_ID = OFFSET_LINK_ID + UUID_BYTE_LENGTH
+const PAYLOAD_BYTES_FIXED = OFFSET_LINK_ID
+const FORMAT_BYTES = 1
+
+const FORMATS_BY_TOKEN_CODE: ReadonlyMap<number, ServedFormat> = new Map(
+  Object.entries(FORMAT_TOKEN_CODES).map(([format, code]) => [code, format as ServedFormat]),
+)
+const KNOWN_FORMATS = Object.keys(FORMAT_TOKEN_CODES).join(', ')
 
 const VARIANT_ORIGINAL = 0
 const MAX_VARIANT_HEIGHT = 0xffff
@@ -129,22 +146,37 @@ function computeMac(key: SigningKey, payloadText: string): Buffer {
 
 function encodePayload(claims: LinkClaims): Buffer {
   if (claims === null || typeof claims !== 'object') throw new Error('sign: claims must be an object')
-  const { imageId, variant, expiresAt, linkId } = claims
+  const { imageId, variant, expiresAt, linkId, format } = claims
   if (!isUuid(imageId)) throw new Error(`sign: imageId is not a UUID: ${describeValue(imageId)}`)
   if (linkId !== undefined && !isUuid(linkId)) throw new Error(`sign: linkId is not a UUID: ${describeValue(linkId)}`)
   const variantCode = encodeVariant(variant)
   if (expiresAt !== undefined && !(Number.isInteger(expiresAt) && expiresAt >= 0 && expiresAt <= MAX_EXPIRES_AT)) {
     throw new Error(`sign: expiresAt must be whole unix seconds from 0 to ${MAX_EXPIRES_AT}, got ${describeValue(expiresAt)}`)
   }
+  if (format !== undefined) {
+    if (typeof format !== 'string' || !isServedFormat(format)) {
+      throw new Error(`sign: format must be one of ${KNOWN_FORMATS}, got ${describeValue(format)}`)
+    }
+    if (variantCode === VARIANT_ORIGINAL) {
+      throw new Error(`sign: format is for thumbnails only (an original is always served byte-exact), got ${describeValue(format)} for the original`)
+    }
+  }
 
-  const payload = Buffer.alloc(linkId === undefined ? PAYLOAD_BYTES_WITHOUT_LINK_ID : PAYLOAD_BYTES_WITH_LINK_ID)
+  const hasLinkId = linkId !== undefined
+  const hasFormat = format !== undefined
+  const payload = Buffer.alloc(payloadLength(hasLinkId, hasFormat))
   payload[0] = TOKEN_FORMAT_VERSION
-  payload[OFFSET_FLAGS] = linkId === undefined ? 0 : FLAG_HAS_LINK_ID
+  payload[OFFSET_FLAGS] = (hasLinkId ? FLAG_HAS_LINK_ID : 0) | (hasFormat ? FLAG_HAS_FORMAT : 0)
   uuidToBytes(imageId).copy(payload, OFFSET_IMAGE_ID)
   payload.writeUInt16BE(variantCode, OFFSET_VARIANT)
   payload.writeUInt32BE(expiresAt ?? 0, OFFSET_EXPIRES_AT)
-  if (linkId !== undefined) uuidToBytes(linkId).copy(payload, OFFSET_LINK_ID)
+  if (hasLinkId) uuidToBytes(linkId).copy(payload, OFFSET_LINK_ID)
+  if (hasFormat) payload[payload.length - 1] = FORMAT_TOKEN_CODES[format]
   return payload
+}
+
+function payloadLength(hasLinkId: boolean, hasFormat: boolean): number {
+  return PAYLOAD_BYTES_FIXED + (hasLinkId ? UUID_BYTE_LENGTH : 0) + (hasFormat ? FORMAT_BYTES : 0)
 }
 
 function encodeVariant(variant: LinkClaims['variant']): number {
@@ -177,20 +209,28 @@ function parseToken(token: unknown): ParsedToken | undefined {
 }
 
 function decodePayload(payload: Buffer): LinkClaims | undefined {
-  if (payload.length < PAYLOAD_BYTES_WITHOUT_LINK_ID || payload[0] !== TOKEN_FORMAT_VERSION) return undefined
+  if (payload.length < PAYLOAD_BYTES_FIXED || payload[0] !== TOKEN_FORMAT_VERSION) return undefined
   const flags = payload[OFFSET_FLAGS]!
   if ((flags & ~KNOWN_FLAGS) !== 0) return undefined
   const hasLinkId = (flags & FLAG_HAS_LINK_ID) !== 0
-  if (payload.length !== (hasLinkId ? PAYLOAD_BYTES_WITH_LINK_ID : PAYLOAD_BYTES_WITHOUT_LINK_ID)) return undefined
+  const hasFormat = (flags & FLAG_HAS_FORMAT) !== 0
+  if (payload.length !== payloadLength(hasLinkId, hasFormat)) return undefined
 
   const variantCode = payload.readUInt16BE(OFFSET_VARIANT)
   const expiresAt = payload.readUInt32BE(OFFSET_EXPIRES_AT)
+  let format: ServedFormat | undefined
+  if (hasFormat) {
+    format = FORMATS_BY_TOKEN_CODE.get(payload[payload.length - 1]!)
+    // an unknown code, or a format on the original: nothing sign would make
+    if (format === undefined || variantCode === VARIANT_ORIGINAL) return undefined
+  }
   const claims: LinkClaims = {
     imageId: bytesToUuid(payload.subarray(OFFSET_IMAGE_ID, OFFSET_IMAGE_ID + UUID_BYTE_LENGTH)),
     variant: variantCode === VARIANT_ORIGINAL ? 'original' : variantCode,
   }
   if (expiresAt !== 0) claims.expiresAt = expiresAt
   if (hasLinkId) claims.linkId = bytesToUuid(payload.subarray(OFFSET_LINK_ID, OFFSET_LINK_ID + UUID_BYTE_LENGTH))
+  if (format !== undefined) claims.format = format
   return claims
 }
 

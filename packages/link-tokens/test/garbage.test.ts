@@ -47,8 +47,9 @@ t.test('structurally wrong payloads are malformed', async (t) => {
   const payloads: Record<string, Buffer> = {
     'unknown version': withByte(0, 2),
     'version 0': withByte(0, 0),
-    'unknown flag': withByte(1, 0b10),
+    'unknown flag': withByte(1, 0b100),
     'link-id flag without a link id': withByte(1, 0b01),
+    'format flag without a format byte': withByte(1, 0b10),
     'one byte short': valid.subarray(0, valid.length - 1),
     'one byte long': Buffer.concat([valid, Buffer.from([0])]),
     'link id without the flag': Buffer.concat([valid, Buffer.alloc(16)]),

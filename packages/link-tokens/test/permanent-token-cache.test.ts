@@ -34,6 +34,24 @@ t.test('a remembered token is the one a fresh signer makes, for every variant', 
   t.equal(inner.signed.length, 3)
 })
 
+t.test('links pinned to a format are remembered apart from each other and from the unpinned link', async (t) => {
+  const inner = countingSigner(`k1:${SECRET_A}`)
+  const memoized = memoizePermanentTokens(inner, { maxEntries: 100 })
+  const fresh = createLinkSigner(ringOf(`k1:${SECRET_A}`))
+  const imageId = randomUUID()
+  const formats = [undefined, 'png', 'jpeg', 'webp', 'avif'] as const
+  for (const format of formats) memoized.sign({ imageId, variant: 200, ...(format && { format }) })
+  for (const format of formats) {
+    const claims: LinkClaims = { imageId, variant: 200, ...(format && { format }) }
+    const token = memoized.sign(claims)
+    t.equal(token, fresh.sign(claims), `${format ?? 'no format'}: its own token`)
+    t.same(memoized.verify(token, NOW), { ok: true, claims })
+  }
+  t.equal(inner.signed.length, formats.length, 'one signature per format')
+  t.throws(() => memoized.sign({ imageId, variant: 200, format: 'gif' as 'png' }), /format/, 'an unknown format still throws')
+  t.throws(() => memoized.sign({ imageId, variant: 'original', format: 'png' }), /format/, 'as does a format on the original')
+})
+
 t.test('expiring links are signed every time', async (t) => {
   const inner = countingSigner(`k1:${SECRET_A}`)
   const memoized = memoizePermanentTokens(inner, { maxEntries: 100 })

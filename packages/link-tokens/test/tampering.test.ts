@@ -1,5 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { FORMAT_TOKEN_CODES, type ServedFormat } from '@imageapi/media'
 import { createLinkSigner, type LinkClaims, type VerifyResult } from '../src/index.js'
 import { NOW, ringOf, SECRET_A, SECRET_B } from './fixtures.js'
 
@@ -13,9 +14,10 @@ const claimsArbitrary: fc.Arbitrary<LinkClaims> = fc.record(
     variant: fc.oneof(fc.constant('original' as const), fc.integer({ min: 1, max: 65535 })),
     expiresAt: fc.integer({ min: NOW + 1, max: 0xffff_ffff }),
     linkId: fc.uuid(),
+    format: fc.constantFrom(...(Object.keys(FORMAT_TOKEN_CODES) as ServedFormat[])),
   },
   { requiredKeys: ['imageId', 'variant'] },
-)
+).map(({ format, ...claims }) => (format === undefined || claims.variant === 'original' ? claims : { ...claims, format }))
 const tokenArbitrary = claimsArbitrary.map((claims) => signer.sign(claims))
 
 /** The property every tampering case shares: a string other than the token never verifies, and verify never throws. */
