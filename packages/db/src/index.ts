@@ -5,7 +5,8 @@ export { TiersRepository, type TierChanges, type TierWithUsers } from './reposit
 export { UsersRepository, type UserWithTier, type UserSummary, type UserPage, type UserChanges } from './repositories/users.js'
 export { BackfillsRepository, type BackfillProgress, type RetierScope } from './repositories/backfills.js'
 export { ImagesRepository, type ImageWithThumbnails, type ImagePage, type ImageForServing } from './repositories/images.js'
-export { ThumbnailsRepository, type ThumbnailWork } from './repositories/thumbnails.js'
+export { ThumbnailsRepository, renditionName, type OwedRendition, type ReadyRendition, type ReadyThumbnail, type ThumbnailWork } from './repositories/thumbnails.js'
+export { RenditionFormatsRepository, type RenditionFormatChange } from './repositories/rendition-formats.js'
 export { LinksRepository } from './repositories/links.js'
 export { ObjectDeletionsRepository } from './repositories/object-deletions.js'
 export {

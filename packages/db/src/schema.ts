@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
-import type { SourceFormat } from '@imageapi/media'
+import type { RenditionFormat, ServedFormat, SourceFormat } from '@imageapi/media'
 
 /** Timestamps are written by Postgres (defaults, now()) and read back as Date. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
@@ -42,6 +42,8 @@ export interface ImagesTable {
   height: number
   bytes: ColumnType<number, number, number>
   original_key: string
+  /** ThumbHash of the image (a blurred preview in a few dozen bytes), once the worker has made it. */
+  placeholder: ColumnType<Buffer | null, Buffer | null | undefined, Buffer | null>
   created_at: Timestamp
 }
 
@@ -66,6 +68,8 @@ export interface LinksTable {
   image_id: string
   /** 'original' or a thumbnail height as text. */
   variant: string
+  /** The one format a thumbnail link is pinned to; null when negotiated by Accept (and for originals). */
+  format: ColumnType<ServedFormat | null, ServedFormat | null | undefined, ServedFormat | null>
   expires_at: Date
   revoked_at: Date | null
   created_at: Timestamp
@@ -83,7 +87,7 @@ export interface CompatUploadsTable {
   created_at: Timestamp
 }
 
-export type BackfillReason = 'tier_updated' | 'user_moved' | 'requested'
+export type BackfillReason = 'tier_updated' | 'user_moved' | 'requested' | 'format_enabled'
 
 /** Thumbnails made owed at once by an admin's change; its rows carry its id, so progress is counted from them. */
 export interface BackfillsTable {
@@ -95,7 +99,34 @@ export interface BackfillsTable {
   heights: number[]
   /** Images it gave work to. */
   images: number
+  /** The rendition format it made owed, for a 'format_enabled' backfill. */
+  format: ColumnType<RenditionFormat | null, RenditionFormat | null | undefined, RenditionFormat | null>
   created_at: Timestamp
+}
+
+/** Whether a rendition format is made, and how: settings an admin changes (GET/PATCH /api/admin/formats). */
+export interface RenditionFormatsTable {
+  format: RenditionFormat
+  enabled: boolean
+  /** The encoder's quality, 1–100. */
+  quality: number
+  /** The encoder's effort (CPU spent for smaller files): WebP 0–6, AVIF 0–9. */
+  effort: number
+  updated_at: Timestamp
+}
+
+/** A thumbnail in a rendition format: owed, made and recorded like the thumbnail row it belongs to. */
+export interface RenditionsTable {
+  image_id: string
+  height: number
+  format: RenditionFormat
+  status: ColumnType<ThumbnailStatus, ThumbnailStatus | undefined, ThumbnailStatus>
+  object_key: string | null
+  bytes: number | null
+  error: string | null
+  backfill_id: ColumnType<string | null, string | null | undefined, string | null>
+  created_at: Timestamp
+  updated_at: Timestamp
 }
 
 /** Objects whose rows are gone; removed from storage by whoever deleted them, or later by the sweeper. */
@@ -113,6 +144,8 @@ export interface Database {
   object_deletions: ObjectDeletionsTable
   compat_uploads: CompatUploadsTable
   backfills: BackfillsTable
+  rendition_formats: RenditionFormatsTable
+  renditions: RenditionsTable
 }
 
 export type Tier = Selectable<TiersTable>
@@ -126,3 +159,5 @@ export type NewImage = Insertable<ImagesTable>
 export type Thumbnail = Selectable<ThumbnailsTable>
 export type Link = Selectable<LinksTable>
 export type Backfill = Selectable<BackfillsTable>
+export type RenditionFormatSettings = Selectable<RenditionFormatsTable>
+export type Rendition = Selectable<RenditionsTable>

@@ -1,4 +1,5 @@
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely'
+import type { RenditionFormat } from '@imageapi/media'
 import type { Backfill, BackfillReason, Database, ThumbnailStatus } from '../schema.js'
 import { thumbnailGrantedSql } from './grants.js'
 
@@ -75,12 +76,52 @@ export async function retierThumbnails(
   return trx.updateTable('backfills').set({ images, heights }).where('id', '=', backfill.id).returningAll().executeTakeFirstOrThrow()
 }
 
+/**
+ * Existing thumbnails owe a rendition format just enabled: one pending row each, tagged with a new
+ * backfill (whose progress is counted from them). Only thumbnails that are granted now and not
+ * failed: those are the ones the worker will make. Undefined when nothing new is owed.
+ */
+export async function oweRenditionFormat(trx: Transaction<Database>, format: RenditionFormat): Promise<Backfill | undefined> {
+  const backfill = await trx
+    .insertInto('backfills')
+    .values({ reason: 'format_enabled', format, heights: [], images: 0 })
+    .returning('id')
+    .executeTakeFirstOrThrow()
+  const added = await sql<{ images: number; heights: number[] }>`
+    with added as (
+      insert into renditions (image_id, height, format, backfill_id)
+      select thumbnails.image_id, thumbnails.height, ${format}, ${backfill.id}::uuid
+      from thumbnails
+      join images on images.id = thumbnails.image_id
+      join users on users.id = images.owner_id
+      join tiers on tiers.id = users.tier_id
+      where thumbnails.status <> 'failed' and ${thumbnailGrantedSql}
+      on conflict do nothing
+      returning image_id, height
+    )
+    select count(distinct image_id)::int as images, coalesce(array_agg(distinct height order by height), '{}') as heights from added
+  `.execute(trx)
+  const { images, heights } = added.rows[0] ?? { images: 0, heights: [] }
+  if (images === 0) {
+    await trx.deleteFrom('backfills').where('id', '=', backfill.id).execute()
+    return undefined
+  }
+  return trx.updateTable('backfills').set({ images, heights }).where('id', '=', backfill.id).returningAll().executeTakeFirstOrThrow()
+}
+
+/** A backfill's rows of one status: thumbnails (re-tiering) and renditions (a format enabled), each tagged with its id. */
 function countRows(eb: ExpressionBuilder<Database, 'backfills'>, status: ThumbnailStatus) {
-  return eb
+  const thumbnails = eb
     .selectFrom('thumbnails')
     .select((count) => count.fn.countAll<number>().as('count'))
     .whereRef('thumbnails.backfill_id', '=', 'backfills.id')
     .where('thumbnails.status', '=', status)
+  const renditions = eb
+    .selectFrom('renditions')
+    .select((count) => count.fn.countAll<number>().as('count'))
+    .whereRef('renditions.backfill_id', '=', 'backfills.id')
+    .where('renditions.status', '=', status)
+  return sql<number>`(${thumbnails}) + (${renditions})`
 }
 
 export class BackfillsRepository {
@@ -113,14 +154,13 @@ export class BackfillsRepository {
   async *pendingImagePages(id: string, pageSize = 500): AsyncGenerator<string[]> {
     let after: string | undefined
     for (;;) {
-      let query = this.db
-        .selectFrom('thumbnails')
-        .select('image_id')
-        .distinct()
-        .where('backfill_id', '=', id)
-        .where('status', '=', 'pending')
-      if (after !== undefined) query = query.where('image_id', '>', after)
-      const rows = await query.orderBy('image_id').limit(pageSize).execute()
+      const afterCondition = after === undefined ? sql`true` : sql`image_id > ${after}`
+      const { rows } = await sql<{ image_id: string }>`
+        select image_id from thumbnails where backfill_id = ${id} and status = 'pending' and ${afterCondition}
+        union
+        select image_id from renditions where backfill_id = ${id} and status = 'pending' and ${afterCondition}
+        order by image_id limit ${pageSize}
+      `.execute(this.db)
       if (rows.length === 0) return
       yield rows.map((row) => row.image_id)
       if (rows.length < pageSize) return

@@ -1,16 +1,23 @@
-import type { Kysely, Transaction } from 'kysely'
 import { jsonBuildObject } from 'kysely/helpers/postgres'
-import type { Database, Image, NewImage, Thumbnail, Tier } from '../schema.js'
+import { sql, type Kysely, type Transaction } from 'kysely'
+import type { RenditionFormat } from '@imageapi/media'
+import type { Database, Image, NewImage, Rendition, Thumbnail, Tier } from '../schema.js'
 
-export type ImageWithThumbnails = Image & { thumbnails: Thumbnail[] }
+export type ImageWithThumbnails = Image & { thumbnails: Array<Thumbnail & { renditions?: RenditionFormat[] }> }
 
-/** What a listing shows of a thumbnail: no keys, sizes in bytes or timestamps, which it never returns. */
-export type ListedThumbnail = Pick<Thumbnail, 'height' | 'width' | 'status' | 'error' | 'requested'>
+/**
+ * What a listing shows of a thumbnail: no keys, sizes in bytes or timestamps, which it never returns;
+ * and the rendition formats it is ready in (of formats enabled now), which get links of their own.
+ */
+export type ListedThumbnail = Pick<Thumbnail, 'height' | 'width' | 'status' | 'error' | 'requested'> & { renditions: RenditionFormat[] }
 
 /** What a listing shows of an image, and its seq for the cursor; its thumbnails by height. */
-export type ListedImage = Pick<Image, 'id' | 'seq' | 'title' | 'format' | 'width' | 'height' | 'bytes' | 'created_at'> & {
+export type ListedImage = Pick<Image, 'id' | 'seq' | 'title' | 'format' | 'width' | 'height' | 'bytes' | 'placeholder' | 'created_at'> & {
   thumbnails: ListedThumbnail[]
 }
+
+/** A rendition that can be served: ready, of a format enabled now. */
+export type ServableRendition = Pick<Rendition, 'height' | 'format' | 'object_key' | 'bytes' | 'updated_at'>
 
 export interface ImagePage {
   images: ListedImage[]
@@ -24,6 +31,7 @@ export interface ImageForServing {
   tier: Pick<Tier, 'thumbnail_heights' | 'original_link' | 'expiring_links'>
   ownerActive: boolean
   thumbnails: Thumbnail[]
+  renditions: ServableRendition[]
 }
 
 export class ImagesRepository {
@@ -89,6 +97,12 @@ export class ImagesRepository {
         .where('thumbnails.object_key', 'is not', null)
         .forUpdate()
         .execute()
+      const renditionKeys = await trx
+        .selectFrom('renditions')
+        .select('object_key')
+        .where('image_id', '=', id)
+        .where('object_key', 'is not', null)
+        .execute()
       const image = await trx
         .deleteFrom('images')
         .where('id', '=', id)
@@ -96,7 +110,8 @@ export class ImagesRepository {
         .returning(['id', 'original_key'])
         .executeTakeFirst()
       if (!image) return undefined
-      const keys = [image.original_key, ...thumbnailKeys.map((t) => t.object_key as string)]
+      // the renditions' keys are recorded by the database as their rows go (a trigger); listed here to be removed at once
+      const keys = [image.original_key, ...[...thumbnailKeys, ...renditionKeys].map((t) => t.object_key as string)]
       await recordObjectDeletions(trx, keys)
       return keys
     })
@@ -113,13 +128,29 @@ export class ImagesRepository {
       .executeTakeFirst()
     if (!row) return undefined
     const { thumbnail_heights, original_link, expiring_links, is_active, ...image } = row
-    const thumbnails = await this.db.selectFrom('thumbnails').selectAll().where('image_id', '=', id).execute()
+    const [thumbnails, renditions] = await Promise.all([
+      this.db.selectFrom('thumbnails').selectAll().where('image_id', '=', id).execute(),
+      this.db
+        .selectFrom('renditions')
+        .innerJoin('rendition_formats', 'rendition_formats.format', 'renditions.format')
+        .select(['renditions.height', 'renditions.format', 'renditions.object_key', 'renditions.bytes', 'renditions.updated_at'])
+        .where('renditions.image_id', '=', id)
+        .where('renditions.status', '=', 'ready')
+        .where('rendition_formats.enabled', '=', true)
+        .execute(),
+    ])
     return {
       image,
       tier: { thumbnail_heights, original_link, expiring_links },
       ownerActive: is_active,
       thumbnails: sortByHeight(thumbnails),
+      renditions,
     }
+  }
+
+  /** Records the image's placeholder (a ThumbHash); the worker makes it once, from pixels it decodes anyway. */
+  async setPlaceholder(id: string, placeholder: Buffer): Promise<void> {
+    await this.db.updateTable('images').set({ placeholder }).where('id', '=', id).execute()
   }
 
   private async attachThumbnails(db: Kysely<Database> | Transaction<Database>, images: Image[]): Promise<ImageWithThumbnails[]> {
@@ -134,10 +165,23 @@ export class ImagesRepository {
       )
       .orderBy('height')
       .execute()
-    const byImage = new Map<string, Thumbnail[]>()
+    const ready = await db
+      .selectFrom('renditions')
+      .innerJoin('rendition_formats', 'rendition_formats.format', 'renditions.format')
+      .select(['renditions.image_id', 'renditions.height', 'renditions.format'])
+      .where(
+        'renditions.image_id',
+        'in',
+        images.map((i) => i.id),
+      )
+      .where('renditions.status', '=', 'ready')
+      .where('rendition_formats.enabled', '=', true)
+      .orderBy('renditions.format')
+      .execute()
+    const byImage = new Map<string, Array<Thumbnail & { renditions: RenditionFormat[] }>>()
     for (const thumbnail of thumbnails) {
       const list = byImage.get(thumbnail.image_id) ?? []
-      list.push(thumbnail)
+      list.push({ ...thumbnail, renditions: ready.filter((r) => r.image_id === thumbnail.image_id && r.height === thumbnail.height).map((r) => r.format) })
       byImage.set(thumbnail.image_id, list)
     }
     return images.map((image) => ({ ...image, thumbnails: byImage.get(image.id) ?? [] }))
@@ -148,7 +192,7 @@ export class ImagesRepository {
 function selectListedImages(db: Kysely<Database>) {
   return db
     .selectFrom('images')
-    .select(['images.id', 'images.seq', 'images.title', 'images.format', 'images.width', 'images.height', 'images.bytes', 'images.created_at'])
+    .select(['images.id', 'images.seq', 'images.title', 'images.format', 'images.width', 'images.height', 'images.bytes', 'images.placeholder', 'images.created_at'])
     .select((eb) =>
       eb
         .selectFrom('thumbnails')
@@ -161,6 +205,13 @@ function selectListedImages(db: Kysely<Database>) {
                 status: sub.ref('thumbnails.status'),
                 error: sub.ref('thumbnails.error'),
                 requested: sub.ref('thumbnails.requested'),
+                // formats it is ready in, by the rendition primary key: one index probe per thumbnail
+                renditions: sql<RenditionFormat[]>`coalesce((
+                  select array_agg(renditions.format order by renditions.format) from renditions
+                  join rendition_formats on rendition_formats.format = renditions.format
+                  where renditions.image_id = thumbnails.image_id and renditions.height = thumbnails.height
+                    and renditions.status = 'ready' and rendition_formats.enabled
+                ), '{}')`,
               }),
             )
             .orderBy('thumbnails.height')

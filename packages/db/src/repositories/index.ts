@@ -5,6 +5,7 @@ import { CompatUploadsRepository } from './compat-uploads.js'
 import { ImagesRepository } from './images.js'
 import { LinksRepository } from './links.js'
 import { ObjectDeletionsRepository } from './object-deletions.js'
+import { RenditionFormatsRepository } from './rendition-formats.js'
 import { ThumbnailsRepository } from './thumbnails.js'
 import { TiersRepository } from './tiers.js'
 import { UsersRepository } from './users.js'
@@ -18,6 +19,7 @@ export interface Repositories {
   links: LinksRepository
   compatUploads: CompatUploadsRepository
   backfills: BackfillsRepository
+  renditionFormats: RenditionFormatsRepository
 }
 
 export function createRepositories(db: Kysely<Database>): Repositories {
@@ -30,5 +32,6 @@ export function createRepositories(db: Kysely<Database>): Repositories {
     links: new LinksRepository(db),
     compatUploads: new CompatUploadsRepository(db),
     backfills: new BackfillsRepository(db),
+    renditionFormats: new RenditionFormatsRepository(db),
   }
 }

@@ -1,13 +1,15 @@
 import type { Kysely } from 'kysely'
+import type { ServedFormat } from '@imageapi/media'
 import type { Database, Link } from '../schema.js'
 
 export class LinksRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  create(link: { imageId: string; variant: string; expiresAt: Date }): Promise<Link> {
+  /** `format` pins a thumbnail link to one format; without it the link's format is negotiated. */
+  create(link: { imageId: string; variant: string; expiresAt: Date; format?: ServedFormat }): Promise<Link> {
     return this.db
       .insertInto('links')
-      .values({ image_id: link.imageId, variant: link.variant, expires_at: link.expiresAt })
+      .values({ image_id: link.imageId, variant: link.variant, expires_at: link.expiresAt, format: link.format ?? null })
       .returningAll()
       .executeTakeFirstOrThrow()
   }

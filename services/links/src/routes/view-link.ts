@@ -3,7 +3,8 @@ import type { ObjectStorage } from '@imageapi/storage'
 import { BoundCounter, VIEW_REUSABLE_MS_HEADER } from '@imageapi/http-service'
 import { LruCache } from '@imageapi/lru-cache'
 import type { LinkClaims } from '@imageapi/link-tokens'
-import { checkRights, type RightsOutcome, type ServableObject } from '../services/resolve-view-link.js'
+import { rankFormats, type RenditionFormat, type ServedFormat } from '@imageapi/media'
+import { checkRights, type RightsOutcome, type ServableObject, type ServableRights } from '../services/resolve-view-link.js'
 import { createTokenChecker } from '../services/verified-tokens.js'
 import { parseRange } from '../services/byte-range.js'
 
@@ -16,9 +17,11 @@ export const LINK_NOT_FOUND = { detail: 'Not found.' }
 interface DeadLinkStatus {
   expired: number
   revoked: number
+  /** Whether a thumbnail link answers by Accept: ours do; the compat paths serve what their clients know, the source format. */
+  negotiate: boolean
 }
-const NATIVE_DEAD_LINK: DeadLinkStatus = { expired: 410, revoked: 410 }
-const COMPAT_DEAD_LINK: DeadLinkStatus = { expired: 403, revoked: 403 }
+const NATIVE_DEAD_LINK: DeadLinkStatus = { expired: 410, revoked: 410, negotiate: true }
+const COMPAT_DEAD_LINK: DeadLinkStatus = { expired: 403, revoked: 403, negotiate: false }
 
 // an original's link is re-checked against the owner's tier at least this often by caches
 const ORIGINAL_MAX_AGE = 300
@@ -34,13 +37,21 @@ export interface ViewLinkOptions {
   verifiedTokenEntries?: number
 }
 
-/** A rights check as it was made, with what depends only on it built once: response headers, the body's cache key. */
+/** What depends only on one representation of a rights check, built once: response headers, the body's cache key. */
+interface PreparedRepresentation {
+  object: ServableObject
+  fixedHeaders: Record<string, string>
+  /** Set when the file is small enough to be kept in memory. */
+  bodyCacheKey?: string
+}
+
+/** A rights check as it was made, with each representation it allows prepared. */
 interface CheckedRights {
   outcome: RightsOutcome
   checkedAtMs: number
-  fixedHeaders?: Record<string, string>
-  /** Set when the file is small enough to be kept in memory. */
-  bodyCacheKey?: string
+  /** The source-format file (or the one pinned format, or the original). */
+  fallback?: PreparedRepresentation
+  renditions?: Map<RenditionFormat, PreparedRepresentation>
 }
 
 interface LoadedBody {
@@ -89,15 +100,38 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     }
   }
 
+  function prepare(object: ServableObject, permanent: boolean): PreparedRepresentation {
+    const prepared: PreparedRepresentation = { object, fixedHeaders: fixedHeadersFor(object, permanent) }
+    if (object.bytes <= options.bodyCacheMaxObjectBytes && options.bodyCacheBytes > 0) prepared.bodyCacheKey = `${object.objectKey}\u0000${object.etag}`
+    return prepared
+  }
+
   async function checkRightsNow(token: string, claims: LinkClaims, nowMs: number): Promise<CheckedRights> {
     const outcome = await checkRights(app.repos, claims)
     const checked: CheckedRights = { outcome, checkedAtMs: nowMs }
     if (outcome.kind === 'serve') {
-      checked.fixedHeaders = fixedHeadersFor(outcome, claims.expiresAt === undefined)
-      if (outcome.bytes <= options.bodyCacheMaxObjectBytes && options.bodyCacheBytes > 0) checked.bodyCacheKey = `${outcome.objectKey}\u0000${outcome.etag}`
+      const permanent = claims.expiresAt === undefined
+      checked.fallback = prepare(outcome.fallback, permanent)
+      checked.renditions = new Map([...outcome.renditions].map(([format, object]) => [format, prepare(object, permanent)]))
     }
     if (options.rightsCacheMs > 0) rightsCache.set(token, checked)
     return checked
+  }
+
+  // Accept headers repeat (one per browser version): their ranking is remembered rather than parsed per view
+  const rankings = new LruCache<string, ServedFormat[]>({ maxEntries: 1_000 })
+  function representationFor(rights: CheckedRights, outcome: ServableRights, accept: string | undefined, negotiate: boolean): PreparedRepresentation {
+    const fallback = rights.fallback!
+    if (!negotiate || !outcome.negotiable || rights.renditions!.size === 0) return fallback
+    const key = `${outcome.source}\u0000${accept ?? ''}`
+    let ranking = rankings.get(key)
+    if (!ranking) rankings.set(key, (ranking = rankFormats(accept, outcome.source)))
+    for (const format of ranking) {
+      if (format === outcome.source) return fallback
+      const rendition = rights.renditions!.get(format as RenditionFormat)
+      if (rendition) return rendition
+    }
+    return fallback
   }
 
   /**
@@ -119,6 +153,8 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
    * in memory) is answered synchronously: no promise, no await, on the path every view takes.
    */
   function serve(request: FastifyRequest<{ Params: { token: string } }>, reply: FastifyReply, dead: DeadLinkStatus): FastifyReply | Promise<FastifyReply> {
+    // a dead link's answer is not stored (no-store) but says it could have varied, like the live answer it replaces
+    if (dead.negotiate) reply.header('vary', 'Accept')
     const nowMs = app.clock()
     const tokenText = request.params.token
     const token = checkToken(tokenText, Math.floor(nowMs / 1000))
@@ -149,19 +185,24 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     const expiresAt = claims.expiresAt
     // rounded down from the exact time left, so no cache keeps it a fraction of a second too long
     const secondsLeft = expiresAt === undefined ? undefined : Math.max(0, Math.floor((expiresAt * 1000 - nowMs) / 1000))
+    const representation = representationFor(rights, outcome, request.headers.accept, dead.negotiate)
+    const object = representation.object
+    // every answer of a negotiable link, the source-format fallback and 304s too: a shared cache must
+    // not pin one format for every client. Originals and pinned links have one representation.
+    if (!dead.negotiate || !outcome.negotiable) reply.removeHeader('vary')
 
-    if (options.redirect) return redirect(reply, dead, outcome, rights, secondsLeft, options.redirect)
+    if (options.redirect) return redirect(reply, dead, representation, secondsLeft, options.redirect)
 
-    const notModified = etagMatches(request.headers['if-none-match'], outcome.etag)
+    const notModified = etagMatches(request.headers['if-none-match'], object.etag)
     const ifRange = request.headers['if-range']
-    const range = notModified || (ifRange !== undefined && ifRange !== outcome.etag) ? WHOLE : parseRange(request.headers.range, outcome.bytes)
+    const range = notModified || (ifRange !== undefined && ifRange !== object.etag) ? WHOLE : parseRange(request.headers.range, object.bytes)
     if (range.kind === 'unsatisfiable') {
       outcomes.unsatisfiable_range.inc()
-      return reply.code(416).header('content-range', `bytes */${outcome.bytes}`).send({ error: ['The requested range is not satisfiable'] })
+      return reply.code(416).header('content-range', `bytes */${object.bytes}`).send({ error: ['The requested range is not satisfiable'] })
     }
     // set only once the answer is certain: a missing object still gets a clean JSON 404 from the error handler
     const setFileHeaders = () => {
-      reply.headers(rights.fixedHeaders!)
+      reply.headers(representation.fixedHeaders)
       if (expiresAt !== undefined) reply.header('cache-control', `private, max-age=${secondsLeft}`).header('expires', new Date(expiresAt * 1000).toUTCString())
     }
     if (notModified) {
@@ -173,8 +214,8 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     const send = (loaded: LoadedBody | undefined): FastifyReply => {
       setFileHeaders()
       reply.code(partial ? 206 : 200)
-      if (partial) reply.header('content-range', `bytes ${partial.start}-${partial.start + (loaded?.length ?? partial.end - partial.start + 1) - 1}/${outcome.bytes}`)
-      reply.header('content-length', loaded?.length ?? (partial ? partial.end - partial.start + 1 : outcome.bytes))
+      if (partial) reply.header('content-range', `bytes ${partial.start}-${partial.start + (loaded?.length ?? partial.end - partial.start + 1) - 1}/${object.bytes}`)
+      reply.header('content-length', loaded?.length ?? (partial ? partial.end - partial.start + 1 : object.bytes))
       if (!partial && Buffer.isBuffer(loaded?.body) && options.rightsCacheMs > 0) {
         // this exact answer holds until the rights check is due again, or the link expires
         const reusableMs = Math.min(rights.checkedAtMs + options.rightsCacheMs - nowMs, expiresAt === undefined ? Infinity : expiresAt * 1000 - nowMs)
@@ -184,12 +225,13 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
       return reply.send(loaded?.body)
     }
     if (request.method === 'HEAD') return send(undefined)
-    const inMemory = rights.bodyCacheKey === undefined ? undefined : bodyCache.get(rights.bodyCacheKey)
+    const inMemory = representation.bodyCacheKey === undefined ? undefined : bodyCache.get(representation.bodyCacheKey)
     if (inMemory) return send(sliceOf(inMemory, partial))
-    return loadBody(outcome, rights.bodyCacheKey, partial).then(send)
+    return loadBody(object, representation.bodyCacheKey, partial).then(send)
   }
 
-  async function redirect(reply: FastifyReply, dead: DeadLinkStatus, outcome: ServableObject, rights: CheckedRights, secondsLeft: number | undefined, target: NonNullable<ViewLinkOptions['redirect']>): Promise<FastifyReply> {
+  async function redirect(reply: FastifyReply, dead: DeadLinkStatus, representation: PreparedRepresentation, secondsLeft: number | undefined, target: NonNullable<ViewLinkOptions['redirect']>): Promise<FastifyReply> {
+    const outcome = representation.object
     const lifetime = Math.min(target.maxSeconds, secondsLeft ?? target.maxSeconds)
     if (lifetime < 1) {
       outcomes.expired.inc()
@@ -197,7 +239,7 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
     }
     const location = await target.storage.presignedGetUrl(outcome.objectKey, lifetime, {
       contentType: outcome.contentType,
-      contentDisposition: rights.fixedHeaders!['content-disposition']!,
+      contentDisposition: representation.fixedHeaders['content-disposition']!,
       cacheControl: `private, max-age=${lifetime}`,
     })
     outcomes.redirected.inc()
