@@ -34,6 +34,12 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       for (const [outcome, heights] of [['ready', result.rendered], ['failed', result.failed], ['discarded', result.discarded]] as const) {
         for (const height of heights) thumbnails.inc({ height: String(height), format, outcome })
       }
+      for (const [outcome, names] of [['ready', result.renditions.rendered], ['failed', result.renditions.failed], ['discarded', result.renditions.discarded]] as const) {
+        for (const name of names) {
+          const [height, renditionFormat] = name.split(':') as [string, string]
+          thumbnails.inc({ height, format: renditionFormat, outcome })
+        }
+      }
     },
     recordJob(outcome, durationSeconds, waitSeconds) {
       jobDuration.observe({ outcome }, durationSeconds)

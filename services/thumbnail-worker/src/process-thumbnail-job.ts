@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq'
 import type { ThumbnailJobData } from '@imageapi/queue'
-import { isDatabaseUnavailable } from '@imageapi/db'
+import { isDatabaseUnavailable, renditionName } from '@imageapi/db'
 import { StorageUnavailableError } from '@imageapi/storage'
 import { generateThumbnails, PermanentThumbnailError, type GenerateThumbnailsDeps } from './generate-thumbnails.js'
 import type { WorkerMetrics } from './metrics.js'
@@ -38,8 +38,14 @@ export function createThumbnailJobProcessor(deps: GenerateThumbnailsDeps & { met
         const owed = await deps.repos.thumbnails.findOwedWork(imageId)
         const reason = permanent ? (error as Error).message : 'rendering failed repeatedly'
         if (owed) {
-          await deps.repos.thumbnails.markFailed(imageId, owed.owedHeights, reason)
-          deps.metrics?.recordThumbnails({ rendered: [], failed: owed.owedHeights, discarded: [] })
+          const heights = [...new Set([...owed.owedHeights, ...owed.owedRenditions.map((rendition) => rendition.height)])]
+          await deps.repos.thumbnails.markFailed(imageId, heights, reason)
+          deps.metrics?.recordThumbnails({
+            rendered: [],
+            failed: owed.owedHeights,
+            discarded: [],
+            renditions: { rendered: [], failed: owed.owedRenditions.map((r) => renditionName(r.height, r.format)), discarded: [] },
+          })
         }
       }
       if (permanent) throw new UnrecoverableError((error as Error).message)

@@ -6,10 +6,12 @@ import { createThumbnailQueue } from '@imageapi/queue'
 import { thumbnailKey } from '@imageapi/media'
 import { generateThumbnails, PermanentThumbnailError, type GenerateThumbnailsDeps } from '../src/generate-thumbnails.js'
 import { reconcileOnce } from '../src/reconciler.js'
-import { memoryLogger, notAnImage, storeImage, thumbnailKeys, thumbnailRows } from './support.js'
+import { memoryLogger, notAnImage, sourceFormatOnly, storeImage, thumbnailKeys, thumbnailRows } from './support.js'
 
 // generateThumbnails in this process, against this file's own Postgres database and S3 bucket.
 const env = await createTestEnvironment(t)
+// the source-format path; WebP/AVIF renditions and placeholders: generate-renditions.test.ts
+await sourceFormatOnly(env)
 const premium = (await createTestUser(env.repos, 'Premium')).user
 const basic = (await createTestUser(env.repos, 'Basic')).user
 const limits = { maxInputPixels: 50_000_000, maxOutputPixels: 50_000_000 }
@@ -31,7 +33,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 t.test('a JPEG original: every owed row becomes ready with its width, objects are JPEGs at thumbnails/<id>/<height>.jpg', async (t) => {
   const image = await storeImage(env, premium, await jpegImage(1200, 900))
   const result = await generateThumbnails(deps(), image.id)
-  t.same(result, { format: 'jpeg', rendered: [200, 400], failed: [], discarded: [] })
+  t.same(result, { format: 'jpeg', rendered: [200, 400], failed: [], discarded: [], renditions: { rendered: [], failed: [], discarded: [] } })
 
   const rows = await thumbnailRows(env, image.id)
   t.same(
@@ -51,7 +53,7 @@ t.test('a JPEG original: every owed row becomes ready with its width, objects ar
 
 t.test('a PNG original: thumbnails are PNGs at thumbnails/<id>/<height>.png', async (t) => {
   const image = await storeImage(env, premium, await pngImage(600, 400, { alpha: true }))
-  t.same(await generateThumbnails(deps(), image.id), { format: 'png', rendered: [200, 400], failed: [], discarded: [] })
+  t.same(await generateThumbnails(deps(), image.id), { format: 'png', rendered: [200, 400], failed: [], discarded: [], renditions: { rendered: [], failed: [], discarded: [] } })
   t.equal(thumbnailKey(image.id, 200, 'png'), `thumbnails/${image.id}/200.png`)
   const rows = await thumbnailRows(env, image.id)
   t.same(
@@ -108,7 +110,7 @@ t.test('a failing put fails the run only once every other put has settled; nothi
 
 t.test('a height the owner\'s tier no longer grants is not rendered (Basic user with a pending 400 row)', async (t) => {
   const image = await storeImage(env, basic, await jpegImage(800, 600), { heights: [200, 400] })
-  t.same(await generateThumbnails(deps(), image.id), { format: 'jpeg', rendered: [200], failed: [], discarded: [] })
+  t.same(await generateThumbnails(deps(), image.id), { format: 'jpeg', rendered: [200], failed: [], discarded: [], renditions: { rendered: [], failed: [], discarded: [] } })
   const rows = await thumbnailRows(env, image.id)
   t.same(
     rows.map((row) => [row.height, row.status, row.object_key]),
@@ -136,7 +138,7 @@ t.test('an image deleted while its thumbnails render: objects written afterwards
     },
   }
   const run = deps({ storage: deletingStorage })
-  t.same(await generateThumbnails(run, image.id), { format: 'jpeg', rendered: [], failed: [], discarded: [200, 400] }, 'nothing counts as rendered')
+  t.same(await generateThumbnails(run, image.id), { format: 'jpeg', rendered: [], failed: [], discarded: [200, 400], renditions: { rendered: [], failed: [], discarded: [] } }, 'nothing counts as rendered')
   t.same(await thumbnailRows(env, image.id), [], 'no rows')
   t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [], 'no objects for the image')
   t.same(
@@ -167,7 +169,7 @@ t.test('an image deleted while rendering, and storage failing to remove the new 
   const leftovers = [`thumbnails/${image.id}/200.jpg`, `thumbnails/${image.id}/400.jpg`]
   t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), leftovers, 'the objects written before the rows were found gone')
   t.same((await env.repos.objectDeletions.listOlderThan(new Date(Date.now() + 1_000), 10)).sort(), leftovers, 'recorded for the sweeper')
-  t.same(await generateThumbnails(deps(), image.id), { rendered: [], failed: [], discarded: [] }, 'a retry finds nothing owed')
+  t.same(await generateThumbnails(deps(), image.id), { rendered: [], failed: [], discarded: [], renditions: { rendered: [], failed: [], discarded: [] } }, 'a retry finds nothing owed')
 
   const queue = createThumbnailQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix })
   t.teardown(() => queue.close())
@@ -179,7 +181,7 @@ t.test('an image deleted while rendering, and storage failing to remove the new 
 t.test('an image deleted before the job runs: nothing is read or written', async (t) => {
   const image = await storeImage(env, premium, await jpegImage(400, 300))
   await env.storage.removeObjects((await env.repos.images.deleteByOwner(image.id, premium.id))!)
-  t.same(await generateThumbnails(deps(), image.id), { rendered: [], failed: [], discarded: [] })
+  t.same(await generateThumbnails(deps(), image.id), { rendered: [], failed: [], discarded: [], renditions: { rendered: [], failed: [], discarded: [] } })
   t.same((await listObjectKeys(env.storage)).filter((key) => key.includes(image.id)), [])
 })
 
@@ -203,7 +205,7 @@ t.test('an undecodable original (random bytes) is a PermanentThumbnailError abou
 t.test('a thumbnail over the output limit fails alone; the others are rendered', async (t) => {
   const image = await storeImage(env, premium, await jpegImage(1200, 900))
   const result = await generateThumbnails(deps({ limits: { maxInputPixels: 50_000_000, maxOutputPixels: 100_000 } }), image.id)
-  t.same(result, { format: 'jpeg', rendered: [200], failed: [400], discarded: [] })
+  t.same(result, { format: 'jpeg', rendered: [200], failed: [400], discarded: [], renditions: { rendered: [], failed: [], discarded: [] } })
   const rows = await thumbnailRows(env, image.id)
   t.match(rows, [
     { height: 200, status: 'ready', width: 267 },
@@ -216,7 +218,7 @@ t.test('running twice, one after the other or at the same time, leaves exactly o
   const sequential = await storeImage(env, premium, await jpegImage(1000, 750))
   t.same((await generateThumbnails(deps(), sequential.id)).rendered, [200, 400])
   const before = await thumbnailRows(env, sequential.id)
-  t.same(await generateThumbnails(deps(), sequential.id), { rendered: [], failed: [], discarded: [] }, 'second run finds nothing owed')
+  t.same(await generateThumbnails(deps(), sequential.id), { rendered: [], failed: [], discarded: [], renditions: { rendered: [], failed: [], discarded: [] } }, 'second run finds nothing owed')
   t.same(await thumbnailRows(env, sequential.id), before, 'rows unchanged by the second run')
   t.same(await thumbnailKeys(env, sequential.id), [`thumbnails/${sequential.id}/200.jpg`, `thumbnails/${sequential.id}/400.jpg`])
 

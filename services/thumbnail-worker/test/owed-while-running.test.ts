@@ -3,11 +3,13 @@ import t from 'tap'
 import { createTestEnvironment, createTestUser, jpegImage } from '@imageapi/testkit'
 import type { ObjectStorage } from '@imageapi/storage'
 import { generateThumbnails } from '../src/generate-thumbnails.js'
-import { memoryLogger, storeImage, thumbnailKeys, thumbnailRows } from './support.js'
+import { memoryLogger, storeImage, thumbnailKeys, thumbnailRows, sourceFormatOnly } from './support.js'
 
 // Heights that become owed while a job runs (an admin re-tiers the owner) are made by the same
 // job, not left pending until the reconciler's deadline.
 const env = await createTestEnvironment(t)
+// the source-format path; WebP/AVIF renditions and placeholders: generate-renditions.test.ts
+await sourceFormatOnly(env)
 const limits = { maxInputPixels: 50_000_000, maxOutputPixels: 50_000_000 }
 const premiumTier = (await env.repos.tiers.findByName('Premium'))!
 
@@ -33,7 +35,7 @@ t.test('a user moved to a richer tier while the job renders: the new height is m
   const { log, lines } = memoryLogger()
   const result = await generateThumbnails({ repos: env.repos, storage, log, limits }, image.id)
 
-  t.same(result, { format: 'jpeg', rendered: [200, 400], failed: [], discarded: [] })
+  t.same(result, { format: 'jpeg', rendered: [200, 400], failed: [], discarded: [], renditions: { rendered: [], failed: [], discarded: [] } })
   t.same(
     (await thumbnailRows(env, image.id)).map((row) => [row.height, row.status, row.width]),
     [

@@ -5,10 +5,12 @@ import { createThumbnailQueue, redisConnection, THUMBNAIL_QUEUE, thumbnailJobId,
 import { createMinioStorage, type ObjectStorage } from '@imageapi/storage'
 import { createThumbnailJobProcessor } from '../src/process-thumbnail-job.js'
 import { reconcileOnce } from '../src/reconciler.js'
-import { memoryLogger, notAnImage, storeImage, thumbnailKeys, thumbnailRows, unusedPort } from './support.js'
+import { memoryLogger, notAnImage, storeImage, thumbnailKeys, thumbnailRows, unusedPort, sourceFormatOnly } from './support.js'
 
 // The job processor driven by a real BullMQ worker on this file's own queue prefix.
 const env = await createTestEnvironment(t)
+// the source-format path; WebP/AVIF renditions and placeholders: generate-renditions.test.ts
+await sourceFormatOnly(env)
 const owner = (await createTestUser(env.repos, 'Premium')).user
 const limits = { maxInputPixels: 50_000_000, maxOutputPixels: 50_000_000 }
 const queue = createThumbnailQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix })
@@ -52,7 +54,7 @@ t.test('a job renders every owed thumbnail and its request id is on the "thumbna
   const jobId = await add(image.id, 'request-done-1')
   const job = await settled(jobId)
   t.equal(await job.getState(), 'completed')
-  t.same(job.returnvalue, { format: 'jpeg', rendered: [200, 400], failed: [], discarded: [] })
+  t.same(job.returnvalue, { format: 'jpeg', rendered: [200, 400], failed: [], discarded: [], renditions: { rendered: [], failed: [], discarded: [] } })
   t.same(
     (await thumbnailRows(env, image.id)).map((row) => [row.height, row.status, row.width]),
     [

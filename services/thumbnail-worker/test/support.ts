@@ -95,3 +95,11 @@ export function notAnImage(length = 20_000): Buffer {
   }
   return bytes
 }
+
+/**
+ * Turns every rendition format off in this test file's database, for tests of the source-format
+ * path alone (their expectations list one file per height); renditions have tests of their own.
+ */
+export async function sourceFormatOnly(env: TestEnvironment): Promise<void> {
+  for (const { format } of await env.repos.renditionFormats.list()) await env.repos.renditionFormats.update(format, { enabled: false })
+}
