@@ -47,7 +47,11 @@ t.test('kill -9 during a job: the job is retried after its lock lapses and every
       [400, 'ready', 600, `thumbnails/${image.id}/400.png`],
     ],
   )
-  t.same(await thumbnailKeys(env, image.id), [`thumbnails/${image.id}/200.png`, `thumbnails/${image.id}/400.png`], 'one object per height')
+  t.same(
+    await thumbnailKeys(env, image.id),
+    ['200.avif', '200.png', '200.webp', '400.avif', '400.png', '400.webp'].map((name) => `thumbnails/${image.id}/${name}`),
+    'one object per height and format',
+  )
   await waitFor(async () => (await queue.getJobState(jobId)) === 'unknown', { timeoutMs: 5_000, what: 'the completed job to be removed' })
   t.equal(await queue.getJobState(jobId), 'unknown', 'job completed and removed (removeOnComplete)')
   t.equal(await second.stop('SIGTERM'), 0, 'second worker exits 0 on SIGTERM')

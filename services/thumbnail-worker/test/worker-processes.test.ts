@@ -41,7 +41,11 @@ t.test('two worker processes sharing the queue make each of 12 images exactly on
         [400, 'ready', 533],
       ],
     )
-    t.same(await thumbnailKeys(env, image.id), [`thumbnails/${image.id}/200.jpg`, `thumbnails/${image.id}/400.jpg`])
+    t.same(
+      await thumbnailKeys(env, image.id),
+      ['200.avif', '200.jpg', '200.webp', '400.avif', '400.jpg', '400.webp'].map((name) => `thumbnails/${image.id}/${name}`),
+      `image ${i}: one object per height and format`,
+    )
   }
   const perWorker = workers.map((worker) => worker.logs.filter((line) => line.msg === 'thumbnails done').length)
   t.ok(
