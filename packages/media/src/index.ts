@@ -22,4 +22,4 @@ export {
   type TierGrants,
 } from './grant.js'
 export { heightToFitInside, narrowestBoxWidth, renderedSize, thumbnailWidth, type Dimensions } from './sizes.js'
-export { negotiateFormat, parseAccept, rankFormats } from './negotiation.js'
+export { negotiateFormat, parseAccept, rankFormats, representationKey } from './negotiation.js'

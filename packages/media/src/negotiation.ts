@@ -88,3 +88,12 @@ export function negotiateFormat(accept: string | undefined, source: SourceFormat
   }
   return source
 }
+
+/**
+ * A short name for what an Accept header can make a thumbnail link answer with, whatever the
+ * thumbnail's source format: a cache of answers keys by URL and this (and the answer says Vary:
+ * Accept), so clients that would get the same representation share entries.
+ */
+export function representationKey(accept: string | undefined): string {
+  return `${rankFormats(accept, 'jpeg').join(',')};${rankFormats(accept, 'png').join(',')}`
+}

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { negotiateFormat, parseAccept, rankFormats, type RenditionFormat, type ServedFormat } from '../src/index.js'
+import { negotiateFormat, parseAccept, rankFormats, representationKey, type RenditionFormat, type ServedFormat } from '../src/index.js'
 
 const BOTH = new Set<RenditionFormat>(['avif', 'webp'])
 const WEBP_ONLY = new Set<RenditionFormat>(['webp'])
@@ -56,4 +56,11 @@ t.test('parseAccept reads q values and refuses malformed headers', async (t) => 
   ])
   t.equal(parseAccept('image/webp;q=abc'), undefined)
   t.equal(parseAccept('image/webp;=1'), undefined)
+})
+
+t.test('representationKey is equal exactly when every source format ranks the same', async (t) => {
+  t.equal(representationKey('image/avif,image/webp,image/apng,*/*;q=0.8'), representationKey('image/avif, image/webp, */*'), 'two browsers that both take AVIF share it')
+  t.equal(representationKey(undefined), representationKey('*/*'), 'no Accept and */* both get the source format')
+  t.not(representationKey('image/webp,*/*'), representationKey('image/avif,*/*'))
+  t.not(representationKey('image/jpeg, image/webp;q=0.5'), representationKey('image/webp'), 'a JPEG preferred over WebP is another representation for a JPEG thumbnail')
 })

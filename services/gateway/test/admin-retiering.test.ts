@@ -14,11 +14,15 @@ const owner = await createTestUser(env.repos, 'Premium')
 const ownerToken = (await login(app, owner.email, owner.password)).access
 const upload = async () => uploadImage(app, ownerToken, await jpegImage(80, 60))
 
-/** What the worker would do: every pending row the tier grants becomes ready. */
+/** What the worker would do: every pending row the tier grants becomes ready, in every owed format. */
 async function renderOwed(imageIds: string[]) {
   for (const imageId of imageIds) {
     const work = await env.repos.thumbnails.findOwedWork(imageId)
     for (const height of work?.owedHeights ?? []) await env.repos.thumbnails.markReady(imageId, height, { width: height, objectKey: `thumbnails/${imageId}/${height}.jpg`, bytes: 1 })
+    await env.repos.thumbnails.markRenditionsReady(
+      imageId,
+      (work?.owedRenditions ?? []).map(({ height, format }) => ({ height, format, objectKey: `thumbnails/${imageId}/${height}.${format}`, bytes: 1 })),
+    )
   }
 }
 

@@ -21,7 +21,8 @@ async function login(email: string, password: string): Promise<string> {
 interface ImageBody {
   id: string
   format: string
-  thumbnails: Array<{ height: number; width: number | null; status: string; url: string | null }>
+  placeholder: string | null
+  thumbnails: Array<{ height: number; width: number | null; status: string; url: string | null; formats?: Record<string, string> }>
   original: { url: string } | null
 }
 
@@ -39,17 +40,26 @@ async function waitUntilReady(token: string, id: string): Promise<ImageBody> {
     async () => {
       const response = await fetch(`${base}/api/images/${id}`, { headers: { authorization: `Bearer ${token}` } })
       const body = (await response.json()) as ImageBody
-      return body.thumbnails.every((x) => x.status === 'ready') ? body : undefined
+      // ready in its source format, WebP and AVIF (the default formats): made by one job, recorded one after the other
+      return body.thumbnails.every((x) => x.status === 'ready' && Object.keys(x.formats ?? {}).length === 3) ? body : undefined
     },
-    { timeoutMs: 60_000, what: `thumbnails of ${id}` },
+    { timeoutMs: 60_000, what: `thumbnails of ${id} in every format` },
   )
 }
 
-async function download(url: string) {
-  const response = await fetch(url)
+async function download(url: string, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { headers })
   const data = Buffer.from(await response.arrayBuffer())
-  return { status: response.status, contentType: response.headers.get('content-type'), data, meta: response.status === 200 ? await sharp(data).metadata() : undefined }
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    vary: response.headers.get('vary'),
+    data,
+    meta: response.status === 200 ? await sharp(data).metadata() : undefined,
+  }
 }
+
+const BROWSER_ACCEPT = 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8'
 
 t.test('upload → worker → signed links, for Basic and Premium, JPEG and PNG', async (t) => {
   const premiumToken = await login(premium.email, premium.password)
@@ -80,7 +90,19 @@ t.test('upload → worker → signed links, for Basic and Premium, JPEG and PNG'
       t.equal(file.meta?.height, thumbnail.height, 'real pixel height')
       t.equal(file.meta?.width, thumbnail.width, 'real pixel width')
       t.notOk(file.meta?.exif, 'metadata stripped')
+      t.equal(file.vary, 'Accept', 'the negotiable link says it varies by Accept')
+      const negotiated = await download(thumbnail.url!, { accept: BROWSER_ACCEPT })
+      t.equal(negotiated.contentType, 'image/avif', "a browser's Accept gets AVIF through the gateway")
+      t.same([negotiated.meta?.width, negotiated.meta?.height], [thumbnail.width, thumbnail.height], 'of the same size')
+      for (const [format, url] of Object.entries(thumbnail.formats!)) {
+        const pinned = await download(url, { accept: '*/*' })
+        t.equal(pinned.status, 200, `${format} link`)
+        t.equal(pinned.contentType, `image/${format}`, `the ${format} link answers in ${format}`)
+        t.equal(pinned.meta?.format, format === 'avif' ? 'heif' : format)
+        t.same([pinned.meta?.width, pinned.meta?.height], [thumbnail.width, thumbnail.height], `${format}: same size`)
+      }
     }
+    t.ok(ready.placeholder && Buffer.from(ready.placeholder, 'base64').length > 5, 'a placeholder once ready')
     if (expected.original) {
       const original = await download(ready.original!.url)
       t.equal(original.status, 200)
@@ -104,7 +126,7 @@ t.test('a tampered or unknown link is 404; a deleted image leaves no objects and
   t.equal((await download(`${base}/v/not-a-token`)).status, 404)
 
   const before = (await listObjectKeys(env.storage)).filter((key) => key.includes(image.id))
-  t.equal(before.length, 3, 'original and two thumbnails stored')
+  t.equal(before.length, 7, 'the original, and two thumbnails in three formats each, stored')
   const deleted = await fetch(`${base}/api/images/${image.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })
   t.equal(deleted.status, 204)
   t.equal((await download(url)).status, 404)

@@ -21,8 +21,9 @@ async function readyThumbnails(id: string) {
   }, { what: `thumbnails of ${id}`, timeoutMs: 60_000 })
 }
 
+/** The thumbnail in its source format (its WebP and AVIF renditions sit beside it). */
 async function thumbnailBytes(id: string, height: number): Promise<Buffer> {
-  const key = (await listObjectKeys(env.storage)).find((k) => k.startsWith(`thumbnails/${id}/${height}.`))
+  const key = (await listObjectKeys(env.storage)).find((k) => k.startsWith(`thumbnails/${id}/${height}.`) && /\.(jpg|png)$/.test(k))
   return env.storage.getObjectBuffer(key!)
 }
 
@@ -94,7 +95,7 @@ t.test('an animated PNG is taken as its default image', async (t) => {
   const response = await upload(await animatedPng(), 'anim.png')
   t.equal(response.statusCode, 201, response.body)
   const image = await readyThumbnails(response.json().id)
-  t.same(image.thumbnails.map((x: { status: string; width: number; error?: string }) => [x.status, x.width, x.error]), [['ready', 267, undefined], ['ready', 533, undefined]])
+  t.same(image.thumbnails.map((x: { status: string; width: number; error?: string }) => [x.status, x.width, x.error]), [['ready', 64, undefined], ['ready', 64, undefined]], 'a 64×48 image is never enlarged')
   const meta = await sharp(await thumbnailBytes(image.id, 200)).metadata()
   t.equal(meta.pages ?? 1, 1, 'one frame out')
 })
@@ -155,5 +156,5 @@ t.test('hostile file names never reach a storage key', async (t) => {
     const response = await upload(await jpegImage(40, 30), filename)
     t.equal(response.statusCode, 201)
   }
-  for (const key of await listObjectKeys(env.storage)) t.match(key, /^(originals\/[0-9a-f-]{36}\.(jpg|png)|thumbnails\/[0-9a-f-]{36}\/\d+\.(jpg|png))$/, key)
+  for (const key of await listObjectKeys(env.storage)) t.match(key, /^(originals\/[0-9a-f-]{36}\.(jpg|png)|thumbnails\/[0-9a-f-]{36}\/\d+\.(jpg|png|webp|avif))$/, key)
 })

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { createTestUser } from '@imageapi/testkit'
 import { createLinkSigner, generateSigningKey, parseSigningKeys, type LinkSigner } from '@imageapi/link-tokens'
 import type { ImageWithThumbnails, NewImage, Tier } from '@imageapi/db'
+import type { ServedFormat } from '@imageapi/media'
 import type { ImageResource } from '../src/routes/schemas.js'
 import { buildTestGateway, login } from './helpers/build-test-app.js'
 
@@ -24,6 +25,13 @@ function newImage(title: string): NewImage {
 const pending = await env.repos.images.createWithThumbnails(newImage('pending'), [200, 400])
 const ready = await env.repos.images.createWithThumbnails(newImage('ready'), [200, 400])
 for (const height of [200, 400]) await env.repos.thumbnails.markReady(ready.id, height, { width: Math.round((height * 4) / 3), objectKey: `thumbnails/${ready.id}/${height}.jpg`, bytes: 9_000 })
+// ready in WebP at both heights and in AVIF at 400 only (AVIF at 200 still pending), with its placeholder
+await env.repos.thumbnails.markRenditionsReady(ready.id, [
+  { height: 200, format: 'webp', objectKey: `thumbnails/${ready.id}/200.webp`, bytes: 5_000 },
+  { height: 400, format: 'webp', objectKey: `thumbnails/${ready.id}/400.webp`, bytes: 5_000 },
+  { height: 400, format: 'avif', objectKey: `thumbnails/${ready.id}/400.avif`, bytes: 4_000 },
+])
+await env.repos.images.setPlaceholder(ready.id, Buffer.from([0x1f, 0x2e, 0x3d, 0x4c, 0x5b, 0x6a]))
 const failed = await env.repos.images.createWithThumbnails(newImage('failed'), [200, 400])
 await env.repos.thumbnails.markReady(failed.id, 200, { width: 267, objectKey: `thumbnails/${failed.id}/200.jpg`, bytes: 9_000 })
 await env.repos.thumbnails.markFailed(failed.id, [400], 'the file ends early')
@@ -37,7 +45,7 @@ const newestFirst = [withoutRows, requested, notGranted, failed, ready, pending]
 /** The resource as the gateway built it before: from the whole row, signing every link anew. */
 function expectedResource(image: ImageWithThumbnails, signer: LinkSigner, shownTier: Pick<Tier, 'thumbnail_heights' | 'original_link'>) {
   const granted = new Set(shownTier.thumbnail_heights)
-  const urlFor = (variant: 'original' | number) => `http://localhost:80/v/${signer.sign({ imageId: image.id, variant })}`
+  const urlFor = (variant: 'original' | number, format?: ServedFormat) => `http://localhost:80/v/${signer.sign({ imageId: image.id, variant, ...(format ? { format } : {}) })}`
   return {
     id: image.id,
     title: image.title,
@@ -46,13 +54,19 @@ function expectedResource(image: ImageWithThumbnails, signer: LinkSigner, shownT
     format: image.format,
     bytes: image.bytes,
     created_at: image.created_at.toISOString(),
+    placeholder: image.placeholder ? image.placeholder.toString('base64') : null,
     thumbnails: image.thumbnails
       .filter((thumbnail) => granted.has(thumbnail.height) || thumbnail.requested)
       .map((thumbnail) => ({
         height: thumbnail.height,
         width: thumbnail.width,
+        // a 4000×3000 original is larger than every height here: the owed height
+        rendered_height: thumbnail.status === 'ready' ? thumbnail.height : null,
         status: thumbnail.status,
         url: thumbnail.status === 'ready' ? urlFor(thumbnail.height) : null,
+        ...(thumbnail.status === 'ready'
+          ? { formats: Object.fromEntries((['avif', 'webp', image.format] as const).filter((f) => f === image.format || thumbnail.renditions?.includes(f)).map((f) => [f, urlFor(thumbnail.height, f)])) }
+          : {}),
         ...(thumbnail.status === 'failed' && thumbnail.error ? { error: thumbnail.error } : {}),
       })),
     original: shownTier.original_link ? { url: urlFor('original') } : null,
@@ -90,11 +104,11 @@ t.test('the listing answers exactly what whole rows and fresh signatures give', 
 
 t.test('the listing leaves out what it never returns', async (t) => {
   const page = await env.repos.images.listByOwner(owner.user.id, { limit: 2 })
-  t.same(Object.keys(page.images[0]!).sort(), ['bytes', 'created_at', 'format', 'height', 'id', 'seq', 'thumbnails', 'title', 'width'])
+  t.same(Object.keys(page.images[0]!).sort(), ['bytes', 'created_at', 'format', 'height', 'id', 'placeholder', 'seq', 'thumbnails', 'title', 'width'])
   const [withThumbnails] = (await env.repos.images.listByOwner(owner.user.id, { limit: 1, afterSeq: page.images[1]!.seq })).images
   t.same(withThumbnails!.thumbnails, [
-    { height: 200, width: null, status: 'pending', error: null, requested: false },
-    { height: 300, width: null, status: 'pending', error: null, requested: false },
+    { height: 200, width: null, status: 'pending', error: null, requested: false, renditions: [] },
+    { height: 300, width: null, status: 'pending', error: null, requested: false, renditions: [] },
   ])
 })
 
@@ -107,7 +121,9 @@ t.test('a key rotation (a gateway started with a new first key) gives new links,
   t.strictSame(after, await expectedItems(rotatedSigner), 'as freshly signed with the new key')
 
   const urls = (items: ImageResource[]) =>
-    items.flatMap((item) => [...item.thumbnails.map((thumbnail) => thumbnail.url), item.original?.url]).filter((url): url is string => typeof url === 'string')
+    items
+      .flatMap((item) => [...item.thumbnails.flatMap((thumbnail) => [thumbnail.url, ...Object.values(thumbnail.formats ?? {})]), item.original?.url])
+      .filter((url): url is string => typeof url === 'string')
   const oldUrls = urls(before)
   const newUrls = urls(after)
   t.equal(newUrls.length, oldUrls.length)

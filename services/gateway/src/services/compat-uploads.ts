@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { CompatUploadEntry, CompatVariant, UserWithTier } from '@imageapi/db'
-import { heightToFitInside, narrowestBoxWidth, thumbnailWidth } from '@imageapi/media'
+import { heightToFitInside, narrowestBoxWidth, renderedSize } from '@imageapi/media'
 import { createImage } from './create-image.js'
 import type { StoredOriginal } from './receive-upload.js'
 import { deleteImageAndFiles } from './delete-image.js'
@@ -92,9 +92,9 @@ export function toCompatListEntry(app: FastifyInstance, request: FastifyRequest,
   let resolution: string
   if (entry.variant === 'original') resolution = `${entry.imageWidth}x${entry.imageHeight}`
   else {
-    // until the worker has made it, the width it will have
-    const width = entry.thumbnailWidth ?? thumbnailWidth({ width: entry.imageWidth, height: entry.imageHeight }, entry.variant)
-    resolution = `${width}x${entry.variant}`
+    // the size the worker makes it at (never larger than the original), known before it has
+    const size = renderedSize({ width: entry.imageWidth, height: entry.imageHeight }, entry.variant)
+    resolution = `${entry.thumbnailWidth ?? size.width}x${size.height}`
   }
   return {
     title: entry.title,

@@ -18,8 +18,15 @@ export function toExpiringLinkResource(app: FastifyInstance, request: FastifyReq
   const variant = link.variant === 'original' ? 'original' : Number(link.variant)
   return {
     id: link.id,
-    url: app.viewLinks.urlFor(request, { imageId: link.image_id, variant, expiresAt: Math.floor(link.expires_at.getTime() / 1000), linkId: link.id }),
+    url: app.viewLinks.urlFor(request, {
+      imageId: link.image_id,
+      variant,
+      expiresAt: Math.floor(link.expires_at.getTime() / 1000),
+      linkId: link.id,
+      ...(link.format ? { format: link.format } : {}),
+    }),
     variant,
+    format: link.format,
     expires_at: link.expires_at.toISOString(),
     created_at: link.created_at.toISOString(),
   }

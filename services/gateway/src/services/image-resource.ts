@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ImagePage, ImageWithThumbnails, Tier } from '@imageapi/db'
-import { grantsOriginal, grantsThumbnail } from '@imageapi/media'
+import { grantsOriginal, grantsThumbnail, renderedSize, RENDITION_PREFERENCE } from '@imageapi/media'
 import type { ImageResource } from '../routes/schemas.js'
 
 /** What the resource is built from: a listed image (only the columns the API returns) or a whole row. */
@@ -24,11 +24,20 @@ export function toImageResources(
     const thumbnails: ImageResource['thumbnails'] = []
     for (const thumbnail of image.thumbnails) {
       if (!grantsThumbnail(tier, thumbnail)) continue
+      const ready = thumbnail.status === 'ready'
       const shown: ImageResource['thumbnails'][number] = {
         height: thumbnail.height,
         width: thumbnail.width,
+        rendered_height: ready ? renderedSize(image, thumbnail.height).height : null,
         status: thumbnail.status,
-        url: thumbnail.status === 'ready' ? urlAt(baseUrl, { imageId: image.id, variant: thumbnail.height }) : null,
+        url: ready ? urlAt(baseUrl, { imageId: image.id, variant: thumbnail.height }) : null,
+      }
+      if (ready) {
+        const formats: NonNullable<ImageResource['thumbnails'][number]['formats']> = {}
+        for (const format of [...RENDITION_PREFERENCE.filter((f) => thumbnail.renditions?.includes(f)), image.format]) {
+          formats[format] = urlAt(baseUrl, { imageId: image.id, variant: thumbnail.height, format })
+        }
+        shown.formats = formats
       }
       if (thumbnail.status === 'failed' && thumbnail.error) shown.error = thumbnail.error
       thumbnails.push(shown)
@@ -41,6 +50,7 @@ export function toImageResources(
       format: image.format,
       bytes: image.bytes,
       created_at: image.created_at.toISOString(),
+      placeholder: image.placeholder ? image.placeholder.toString('base64') : null,
       thumbnails,
       original: grantsOriginal(tier) ? { url: urlAt(baseUrl, { imageId: image.id, variant: 'original' }) } : null,
     }

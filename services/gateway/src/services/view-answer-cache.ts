@@ -46,17 +46,18 @@ export class ViewAnswerCache {
     return this.enabled && reusableMs > 0 && contentLength <= this.#options.maxObjectBytes && contentLength <= this.#options.maxBytes
   }
 
-  get(url: string): ViewAnswer | undefined {
-    const answer = this.#answers.get(url)
+  /** `key`: the URL and the representation the request asks for (a view link may answer by Accept). */
+  get(key: string): ViewAnswer | undefined {
+    const answer = this.#answers.get(key)
     if (!answer) return undefined
     if (answer.expiresAtMs <= this.#options.now()) {
-      this.#answers.delete(url)
+      this.#answers.delete(key)
       return undefined
     }
     return answer
   }
 
-  set(url: string, headers: Record<string, string | string[] | undefined>, body: Buffer, reusableMs: number): void {
+  set(key: string, headers: Record<string, string | string[] | undefined>, body: Buffer, reusableMs: number): void {
     const kept: Record<string, string> = {}
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined || PER_EXCHANGE.has(name)) continue
@@ -64,6 +65,6 @@ export class ViewAnswerCache {
     }
     const storedAtMs = this.#options.now()
     const answer: StoredAnswer = { headers: kept, body, storedAtMs, expiresAtMs: storedAtMs + reusableMs }
-    this.#answers.set(url, answer)
+    this.#answers.set(key, answer)
   }
 }

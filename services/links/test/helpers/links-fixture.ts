@@ -3,7 +3,8 @@ import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Kysely, Database, ImageFormat, User } from '@imageapi/db'
 import { createLinkSigner, generateSigningKey, parseSigningKeys, type LinkClaims, type LinkSigner } from '@imageapi/link-tokens'
-import { contentTypeOf, originalKey as originalKeyOf, thumbnailKey } from '@imageapi/media'
+import { contentTypeOf, originalKey as originalKeyOf, thumbnailKey, type RenditionFormat } from '@imageapi/media'
+import sharp from 'sharp'
 import type { ObjectStorage } from '@imageapi/storage'
 import { createTestEnvironment, createTestUser, jpegImage, pngImage, type Teardown, type TestEnvironment } from '@imageapi/testkit'
 import { buildApp } from '../../src/app.js'
@@ -105,6 +106,8 @@ export interface SeededImage {
   originalKey: string
   /** Bytes of each thumbnail marked ready, by height. */
   thumbnails: Map<number, Buffer>
+  /** Bytes of each rendition marked ready, by `height:format`. */
+  renditions: Map<string, Buffer>
 }
 
 
@@ -116,7 +119,7 @@ export interface SeededImage {
 export async function seedImage(
   env: TestEnvironment,
   owner: User,
-  options: { format?: ImageFormat; title?: string; owed?: number[]; ready?: number[]; width?: number; height?: number } = {},
+  options: { format?: ImageFormat; title?: string; owed?: number[]; ready?: number[]; width?: number; height?: number; renditions?: RenditionFormat[] } = {},
 ): Promise<SeededImage> {
   const format = options.format ?? 'jpeg'
   const width = options.width ?? 480
@@ -133,6 +136,7 @@ export async function seedImage(
     owed,
   )
   const thumbnails = new Map<number, Buffer>()
+  const renditions = new Map<string, Buffer>()
   for (const h of options.ready ?? owed) {
     const w = Math.max(1, Math.round((width * h) / height))
     const data = await render(w, h)
@@ -141,8 +145,15 @@ export async function seedImage(
     const marked = await env.repos.thumbnails.markReady(id, h, { width: w, objectKey, bytes: data.length })
     if (!marked) throw new Error(`no pending row for height ${h}`)
     thumbnails.set(h, data)
+    for (const renditionFormat of options.renditions ?? []) {
+      const encoded = await sharp(data)[renditionFormat]({ quality: 50, effort: 0 }).toBuffer()
+      const key = thumbnailKey(id, h, renditionFormat)
+      await env.storage.putObject(key, encoded, encoded.length, contentTypeOf(renditionFormat))
+      await env.repos.thumbnails.markRenditionsReady(id, [{ height: h, format: renditionFormat, objectKey: key, bytes: encoded.length }])
+      renditions.set(`${h}:${renditionFormat}`, encoded)
+    }
   }
-  return { id, owner, format, title, original, originalKey, thumbnails }
+  return { id, owner, format, title, original, originalKey, thumbnails, renditions }
 }
 
 export async function userOnTier(env: TestEnvironment, tierName: string): Promise<User> {

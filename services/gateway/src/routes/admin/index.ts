@@ -13,6 +13,8 @@ import deactivateUser from './users/deactivate-user.js'
 import listBackfills from './backfills/list-backfills.js'
 import getBackfill from './backfills/get-backfill.js'
 import createBackfill from './backfills/create-backfill.js'
+import listFormats from './formats/list-formats.js'
+import updateFormat from './formats/update-format.js'
 import getQueue from './queue/get-queue.js'
 import retryFailedJobs from './queue/retry-failed-jobs.js'
 import pauseQueue from './queue/pause-queue.js'
@@ -43,6 +45,8 @@ const admin: FastifyPluginAsync<{ tierRules: TierRules }> = async (app, options)
     await api.register(listBackfills)
     await api.register(getBackfill)
     await api.register(createBackfill)
+    await api.register(listFormats)
+    await api.register(updateFormat)
     await api.register(getQueue)
     await api.register(retryFailedJobs)
     await api.register(pauseQueue)

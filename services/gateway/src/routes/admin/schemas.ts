@@ -1,5 +1,5 @@
 import { Type, type Static } from '@fastify/type-provider-typebox'
-import type { BackfillProgress, TierWithUsers, UserSummary } from '@imageapi/db'
+import type { BackfillProgress, RenditionFormatSettings, TierWithUsers, UserSummary } from '@imageapi/db'
 import { errorResponses } from '../schemas.js'
 
 export const AdminTier = Type.Object(
@@ -35,12 +35,13 @@ export type AdminUser = Static<typeof AdminUser>
 export const BackfillResource = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
-    reason: Type.Union([Type.Literal('tier_updated'), Type.Literal('user_moved'), Type.Literal('requested')]),
+    reason: Type.Union([Type.Literal('tier_updated'), Type.Literal('user_moved'), Type.Literal('requested'), Type.Literal('format_enabled')]),
     tier: Type.Union([Type.Object({ id: Type.Integer(), name: Type.String() }), Type.Null()], { description: 'The tier whose heights are owed; null once deleted' }),
     user_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'The user moved, for a move' }),
     heights: Type.Array(Type.Integer(), { description: 'Heights it added' }),
+    format: Type.Union([Type.Literal('webp'), Type.Literal('avif'), Type.Null()], { description: 'The rendition format turned on, for `format_enabled`' }),
     images: Type.Integer({ description: 'Images it gave work to' }),
-    total: Type.Integer({ description: 'Thumbnails owed (a deleted image takes its own along)' }),
+    total: Type.Integer({ description: 'Thumbnails (or, for `format_enabled`, renditions) owed; a deleted image takes its own along' }),
     done: Type.Integer(),
     failed: Type.Integer(),
     pending: Type.Integer(),
@@ -50,6 +51,22 @@ export const BackfillResource = Type.Object(
   { $id: 'Backfill' },
 )
 export type BackfillResource = Static<typeof BackfillResource>
+
+export const RenditionFormatResource = Type.Object(
+  {
+    format: Type.Union([Type.Literal('webp'), Type.Literal('avif')]),
+    enabled: Type.Boolean({ description: 'Made for every new thumbnail, and offered by links; turning it on makes existing thumbnails owe it (a backfill)' }),
+    quality: Type.Integer({ minimum: 1, maximum: 100, description: 'Encoder quality, for renditions made from now on' }),
+    effort: Type.Integer({ minimum: 0, maximum: 9, description: 'Encoder effort (CPU for smaller files): WebP 0–6, AVIF 0–9' }),
+    updated_at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'RenditionFormat' },
+)
+export type RenditionFormatResource = Static<typeof RenditionFormatResource>
+
+export function toRenditionFormatResource(settings: RenditionFormatSettings): RenditionFormatResource {
+  return { format: settings.format, enabled: settings.enabled, quality: settings.quality, effort: settings.effort, updated_at: settings.updated_at.toISOString() }
+}
 
 /** A change that may owe thumbnails answers with the backfill it started, or null when nothing new is owed. */
 export const MaybeBackfill = Type.Union([BackfillResource, Type.Null()])
@@ -95,6 +112,7 @@ export function toBackfillResource(backfill: BackfillProgress): BackfillResource
     tier: backfill.tier_id !== null && backfill.tier_name !== null ? { id: backfill.tier_id, name: backfill.tier_name } : null,
     user_id: backfill.user_id,
     heights: backfill.heights,
+    format: backfill.format,
     images: backfill.images,
     total: backfill.total,
     done: backfill.done,

@@ -3,7 +3,7 @@ import { Type } from '@fastify/type-provider-typebox'
 import { grantsOriginal, grantsThumbnail } from '@imageapi/media'
 import { ApiError } from '../../plugins/app/errors.js'
 import { imageNotFound, parseImageId } from '../images/get-image.js'
-import { errorResponses, ExpiringLinkResource, ImageIdParams } from '../schemas.js'
+import { errorResponses, ExpiringLinkResource, ImageIdParams, ServedFormatName } from '../schemas.js'
 import { EXPIRING_LINK_SECONDS, parseVariant, toExpiringLinkResource } from '../../services/expiring-links.js'
 
 const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
@@ -22,6 +22,12 @@ const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
           variant: Type.Union([Type.Literal('original'), Type.Integer({ minimum: 1 }), Type.String()], {
             description: '"original" or a thumbnail height',
           }),
+          format: Type.Optional(
+            Type.Union([ServedFormatName, Type.Null()], {
+              description:
+                'For a thumbnail: the one format the link answers in (the source format, or `webp`/`avif` once the thumbnail is ready in it). Without it the link answers by `Accept`. Originals are always the file as uploaded.',
+            }),
+          ),
         }),
         response: { 201: ExpiringLinkResource, ...errorResponses(400, 401, 403, 404, 503) },
       },
@@ -41,8 +47,14 @@ const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
         }
         if (thumbnail.status !== 'ready') throw new ApiError(400, `the ${variant} px thumbnail is ${thumbnail.status}, not ready`, 'variant')
       }
+      const format = request.body.format ?? undefined
+      if (format !== undefined) {
+        if (variant === 'original') throw new ApiError(400, 'an original is always served as uploaded: format is for thumbnails', 'format')
+        const readyIn = [image.format, ...(image.thumbnails.find((t) => t.height === variant)?.renditions ?? [])]
+        if (!readyIn.includes(format)) throw new ApiError(400, `the ${variant} px thumbnail is not ready in ${format}; it is ready in ${readyIn.join(', ')}`, 'format')
+      }
       const expiresAt = new Date(Math.floor(app.clock() / 1000) * 1000 + request.body.seconds * 1000)
-      const link = await app.repos.links.create({ imageId: image.id, variant: String(variant), expiresAt })
+      const link = await app.repos.links.create({ imageId: image.id, variant: String(variant), expiresAt, format })
       return reply.code(201).send(toExpiringLinkResource(app, request, link))
     },
   )

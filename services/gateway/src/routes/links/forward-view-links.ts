@@ -3,6 +3,8 @@ import replyFrom from '@fastify/reply-from'
 import type { Readable } from 'node:stream'
 import { VIEW_REUSABLE_MS_HEADER } from '@imageapi/http-service'
 import { readIntoBuffer } from '@imageapi/storage'
+import { LruCache } from '@imageapi/lru-cache'
+import { representationKey } from '@imageapi/media'
 import { VIEW_PATH } from '../../plugins/app/view-links.js'
 import { errorBody } from '../../plugins/app/errors.js'
 
@@ -37,10 +39,20 @@ export async function forwardingToLinks(app: FastifyInstance, linksUrl: string) 
     return rest
   }
 
+  // a thumbnail link answers by Accept: answers are kept per URL and representation (a few per URL)
+  const representations = new LruCache<string, string>({ maxEntries: 1_000 })
+  const answerKey = (request: FastifyRequest) => {
+    const accept = request.headers.accept ?? ''
+    let representation = representations.get(accept)
+    if (representation === undefined) representations.set(accept, (representation = representationKey(request.headers.accept)))
+    return `${request.url}\u0000${representation}`
+  }
+
   return (request: FastifyRequest, reply: FastifyReply) => {
     const fromMemory = viewAnswers.enabled && answerableFromMemory(request)
+    const key = fromMemory ? answerKey(request) : ''
     if (fromMemory) {
-      const answer = viewAnswers.get(request.url)
+      const answer = viewAnswers.get(key)
       if (answer) {
         viewAnswerMetrics.hit.inc()
         // a shared cache's answer says how old it is (RFC 9111 5.1), so max-age is not stretched
@@ -57,7 +69,7 @@ export async function forwardingToLinks(app: FastifyInstance, linksUrl: string) 
         if (!fromMemory || response.statusCode !== 200 || !viewAnswers.accepts(length, reusableMs)) return forwardReply.send(response.stream)
         readIntoBuffer(response.stream, length).then(
           (body) => {
-            viewAnswers.set(request.url, withoutReuseHeader(response.headers), body, reusableMs)
+            viewAnswers.set(key, withoutReuseHeader(response.headers), body, reusableMs)
             viewAnswerMetrics.stored.inc()
             forwardReply.send(body)
           },
