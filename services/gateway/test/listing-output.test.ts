@@ -65,7 +65,7 @@ function expectedResource(image: ImageWithThumbnails, signer: LinkSigner, shownT
         status: thumbnail.status,
         url: thumbnail.status === 'ready' ? urlFor(thumbnail.height) : null,
         ...(thumbnail.status === 'ready'
-          ? { formats: Object.fromEntries((['avif', 'webp', image.format] as const).filter((f) => f === image.format || thumbnail.renditions?.includes(f)).map((f) => [f, urlFor(thumbnail.height, f)])) }
+          ? { formats: Object.fromEntries((['avif', 'webp', image.format] as const).filter((f) => f === image.format || thumbnail.renditions?.includes(f as 'webp' | 'avif')).map((f) => [f, urlFor(thumbnail.height, f)])) }
           : {}),
         ...(thumbnail.status === 'failed' && thumbnail.error ? { error: thumbnail.error } : {}),
       })),

@@ -113,3 +113,27 @@ t.test('the gateway counts hits and misses in /metrics', async (t) => {
   t.match(metrics, /imageapi_gateway_view_answers_total\{result="miss"\} [1-9]/)
   t.match(metrics, /imageapi_gateway_view_answers_total\{result="stored"\} [1-9]/)
 })
+
+t.test('answers are remembered per representation: one URL gives each client the format its Accept asks for, with Vary', async (t) => {
+  const image = await readyThumbnail()
+  const webp = await jpegImage(300, 200, { quality: 60 }).then((jpeg) => import('sharp').then(({ default: sharp }) => sharp(jpeg).webp().toBuffer()))
+  const key = `thumbnails/${image.id}/200.webp`
+  await env.storage.putObject(key, webp, webp.length, 'image/webp')
+  await env.repos.thumbnails.markRenditionsReady(image.id, [{ height: 200, format: 'webp', objectKey: key, bytes: webp.length }])
+  await sleep(CHECK_CACHE_MS + 100) // the links service's rights check of this link, made by readyThumbnail's listing, lapses
+
+  const served = [] as Array<{ type: unknown; body: Buffer; vary: unknown }>
+  for (const accept of ['image/webp,*/*', '*/*', 'image/webp,*/*', '*/*', 'image/avif,image/webp,*/*']) {
+    const response = await app.inject({ method: 'GET', url: image.path, headers: { accept } })
+    t.equal(response.statusCode, 200, accept)
+    served.push({ type: response.headers['content-type'], body: response.rawPayload, vary: response.headers.vary })
+  }
+  t.same(
+    served.map((answer) => answer.type),
+    ['image/webp', 'image/jpeg', 'image/webp', 'image/jpeg', 'image/webp'],
+    'each request gets its own representation, from memory or not',
+  )
+  t.same(served[2]!.body, webp, 'the remembered WebP answer is the WebP file')
+  t.same(served[3]!.body, image.bytes, 'the remembered JPEG answer is the JPEG file')
+  t.ok(served.every((answer) => answer.vary === 'Accept'), 'every answer, remembered or not, says Vary: Accept')
+})

@@ -25,7 +25,7 @@ const updateFormat: FastifyPluginAsyncTypebox = async (app) => {
             quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
             effort: Type.Optional(Type.Integer({ minimum: 0, maximum: 9 })),
           },
-          { additionalProperties: false, minProperties: 1 },
+          { additionalProperties: false },
         ),
         response: { 200: Type.Object({ format: RenditionFormatResource, backfill: MaybeBackfill }), ...adminErrorResponses(400, 404, 503) },
       },
@@ -33,9 +33,11 @@ const updateFormat: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { format } = request.params
       if (!isRenditionFormat(format)) throw new ApiError(404, `no rendition format ${JSON.stringify(format.slice(0, 40))}; there are ${Object.keys(RENDITION_FORMATS).join(', ')}`)
-      const { effort } = request.body
+      const { enabled, quality, effort } = request.body
+      // properties the schema does not know are dropped before this (fastify's removeAdditional): say so rather than change nothing
+      if (enabled === undefined && quality === undefined && effort === undefined) throw new ApiError(400, 'nothing to change: give enabled, quality or effort')
       if (effort !== undefined && effort > MAX_EFFORT[format]) throw new ApiError(400, `effort for ${format} must be from 0 to ${MAX_EFFORT[format]}`, 'effort')
-      const changed = await app.repos.renditionFormats.update(format, request.body)
+      const changed = await app.repos.renditionFormats.update(format, { enabled, quality, effort })
       if (!changed) throw new ApiError(404, `no rendition format ${format}`)
       return { format: toRenditionFormatResource(changed.settings), backfill: await startedBackfill(app, changed.backfill) }
     },
