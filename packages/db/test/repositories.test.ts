@@ -106,7 +106,16 @@ t.test('owed work: pending heights the tier grants, ascending; an image without 
   const owner = await makeUser('Basic')
   const image = await repos.images.createWithThumbnails(newImage(owner.id), [400, 200])
   const work = await repos.thumbnails.findOwedWork(image.id)
-  t.same(work, { imageId: image.id, format: 'jpeg', originalKey: image.original_key, owedHeights: [200] }, '400 is pending but Basic does not grant it')
+  t.match(work, { imageId: image.id, format: 'jpeg', originalKey: image.original_key, owedHeights: [200] }, '400 is pending but Basic does not grant it')
+  t.same(
+    work?.owedRenditions.map((rendition) => [rendition.height, rendition.format]),
+    [
+      [200, 'avif'],
+      [200, 'webp'],
+    ],
+    'its renditions in every enabled format are owed with it; 400 is not granted, so neither are its renditions',
+  )
+  t.equal(work?.needsPlaceholder, true, 'no placeholder yet')
   const bare = await repos.images.createWithThumbnails(newImage(owner.id), [])
   t.same((await repos.thumbnails.findOwedWork(bare.id))?.owedHeights, [], 'an image with no rows is found, with nothing owed')
 })
