@@ -6,7 +6,7 @@ import type { BenchInput } from '../lib/inputs.js'
 import { resetThumbnailRows, seedImagesOwing } from '../lib/seed-images.js'
 import { CpuMeter, describeCpu, type CpuReport } from '../lib/procstat.js'
 import type { BenchResult, ResultRow } from '../lib/report.js'
-import { directResize, limitThroughput, renderLikeWorker, similarity } from '../lib/sharp-limit.js'
+import { directResize, enabledRenditions, limitThroughput, renderLikeWorker, similarity } from '../lib/sharp-limit.js'
 import { ratioSpread, spread, fmt } from '../lib/stats.js'
 import type { BenchContext } from '../main.js'
 
@@ -15,8 +15,9 @@ import type { BenchContext } from '../main.js'
  * paused, then released to 1 worker process (at its default concurrency, cores + 1) or 2 processes
  * (2 each); one job per core is shown for comparison.
  * images/s = N / (first job start → last thumbnail row ready), read from BullMQ's event stream
- * (Redis time) and the rows' updated_at. Limit: sharp alone in this process, 2 in flight, the same
- * outputs from the same bytes, decode-once like the worker; measured right after each drain.
+ * (Redis time) and the rows' updated_at (thumbnails and renditions). Limit: sharp alone in this
+ * process, 2 in flight, the same outputs from the same bytes (every enabled format, at the settings
+ * the worker reads), decode-once like the worker; measured right after each drain.
  * Also the store's own CPU per thumbnailed image (its processes' CPU time from /proc) beside the
  * store CPU of the same S3 requests made directly from the bench process (read the original, write
  * the thumbnails), 2 images in flight.
@@ -70,6 +71,7 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
   const { storage, database } = env
   const ext = input.format === 'jpeg' ? 'jpg' : 'png'
   const imageIds = await seedImagesOwing(env, input, count, HEIGHTS)
+  const renditions = await enabledRenditions(env.repos)
   const warmupIds = imageIds.slice(0, Math.min(4, count))
 
   const queue = createThumbnailQueue({ redisUrl: env.redisUrl, prefix: env.queuePrefix })
@@ -88,13 +90,17 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
     await queue.resume()
     await waitFor(
       async () => {
-        const pending = await database.db
-          .selectFrom('thumbnails')
-          .select((eb) => eb.fn.countAll<string>().as('n'))
-          .where('image_id', 'in', ids)
-          .where('status', '!=', 'ready')
-          .executeTakeFirstOrThrow()
-        return Number(pending.n) === 0
+        const pending = await Promise.all(
+          (['thumbnails', 'renditions'] as const).map((table) =>
+            database.db
+              .selectFrom(table)
+              .select((eb) => eb.fn.countAll<string>().as('n'))
+              .where('image_id', 'in', ids)
+              .where('status', '!=', 'ready')
+              .executeTakeFirstOrThrow(),
+          ),
+        )
+        return pending.every((row) => Number(row.n) === 0)
       },
       { timeoutMs: 180_000, intervalMs: 25, what: `${ids.length} images' thumbnails to be ready` },
     )
@@ -105,12 +111,16 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
       .map(([id]) => Number(id.split('-')[0]))
     if (activeTimes.length === 0) throw new Error('no job became active according to the event stream')
     const firstStart = Math.min(...activeTimes)
-    const last = await database.db
-      .selectFrom('thumbnails')
-      .select((eb) => eb.fn.max('updated_at').as('last'))
-      .where('image_id', 'in', ids)
-      .executeTakeFirstOrThrow()
-    const lastReady = new Date(last.last as unknown as Date).getTime()
+    const lasts = await Promise.all(
+      (['thumbnails', 'renditions'] as const).map((table) =>
+        database.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.max('updated_at').as('last'))
+          .where('image_id', 'in', ids)
+          .executeTakeFirstOrThrow(),
+      ),
+    )
+    const lastReady = Math.max(...lasts.map((last) => (last.last === null ? 0 : new Date(last.last as unknown as Date).getTime())))
     const seconds = (lastReady - firstStart) / 1000
     return { imagesPerSecond: ids.length / seconds, seconds, cpu, jobsStarted: activeTimes.length }
   }
@@ -136,7 +146,7 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
     const meter = new CpuMeter(pids, env.database.name)
     // warm-up: JIT, connection pools, libvips start-up; not measured
     await drain(warmupIds, meter)
-    await limitThroughput(input.data, HEIGHTS, 2, 2)
+    await limitThroughput(input.data, HEIGHTS, 2, 2, renditions)
 
     const figures: number[] = []
     const limits: number[] = []
@@ -147,7 +157,7 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
       figures.push(result.imagesPerSecond)
       cpus.push(result.cpu)
       meter.begin()
-      const limit = await limitThroughput(input.data, HEIGHTS, count, 2)
+      const limit = await limitThroughput(input.data, HEIGHTS, count, 2, renditions)
       limitCpus.push(meter.end())
       limits.push(limit.imagesPerSecond)
       ctx.log(`  ${input.name} ${config.label} run ${r + 1}: ${fmt(result.imagesPerSecond)} images/s (${result.seconds.toFixed(2)} s), limit ${fmt(limit.imagesPerSecond)} images/s`)
@@ -158,7 +168,7 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
       label: `${input.name.toUpperCase()} ${input.width}×${input.height}, ${count} images, ${config.label}`,
       figure: spread(figures),
       limit: spread(limits),
-      limitLabel: 'sharp alone, 2 in flight',
+      limitLabel: `sharp alone, 2 in flight, ${[input.format, ...renditions.map((r) => r.format)].join(' + ')}`,
       unit: 'images/s',
       ratio,
       ...(config.extra ? { aim: '(extra)' } : { aim: `≥ ${AIM}`, met: ratio.median >= AIM }),
@@ -172,7 +182,7 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
   }
 
   // Same quality: the worker's files against the limit's, and both against a direct resize.
-  limitSample = await renderLikeWorker(input.data, HEIGHTS)
+  limitSample = await renderLikeWorker(input.data, HEIGHTS, renditions)
   const thumbs = await database.db.selectFrom('thumbnails').selectAll().where('image_id', '=', workerSampleImage!).orderBy('height').execute()
   for (const row of thumbs) {
     const workerFile = await storage.getObjectBuffer(row.object_key!)
@@ -187,9 +197,19 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
         `vs a direct lanczos3 resize of the original: worker PSNR ${fmtDb(workerVsRef.psnr)}, limit PSNR ${fmtDb(limitVsRef.psnr)}`,
     )
   }
+  // Bytes a view costs in each format: the worker's own files of the sample image.
+  const renditionRows = await database.db.selectFrom('renditions').select(['height', 'format', 'bytes']).where('image_id', '=', workerSampleImage!).orderBy('height').orderBy('format').execute()
+  for (const row of thumbs) {
+    const others = renditionRows.filter((r) => r.height === row.height)
+    notes.push(
+      `${input.name} ${row.height} px bytes per view: ${input.format} ${row.bytes} B` +
+        others.map((r) => `, ${r.format} ${r.bytes} B (${(((r.bytes ?? 0) / (row.bytes ?? 1)) * 100).toFixed(0)}%)`).join(''),
+    )
+  }
+  details.bytesPerView = { thumbnails: thumbs.map((t) => ({ height: t.height, bytes: t.bytes })), renditions: renditionRows }
   // The store's CPU for the same S3 requests without the worker: per image, read the original and
   // write its thumbnails (the worker's outputs' sizes), 2 images in flight, from this process.
-  const thumbBytes = limitSample.map((t) => t.data)
+  const thumbBytes = limitSample.flatMap((t) => [t.data, ...t.renditions.map((r) => r.data)])
   const storeMeter = new CpuMeter(() => ({ store: env.s3.pids(), bench: process.pid }), env.database.name)
   const directStoreMs: number[] = []
   for (let r = 0; r < runs; r++) {
@@ -217,7 +237,7 @@ async function benchInput(ctx: BenchContext, env: BenchEnvironment, input: Bench
     label: `${env.s3.kind}'s own CPU per thumbnailed ${input.name.toUpperCase()} (${HEIGHTS.length} heights; ${defaultLabel})`,
     figure: spread(workerStoreMs),
     limit: spread(directStoreMs),
-    limitLabel: `the same S3 requests from the bench process (GET original, PUT ${HEIGHTS.length} thumbnails)`,
+    limitLabel: `the same S3 requests from the bench process (GET original, PUT ${thumbBytes.length} files)`,
     unit: 'ms',
     ratio: ratioSpread(workerStoreMs, directStoreMs),
   })

@@ -69,7 +69,7 @@ export function uploadBody(data: Buffer, format: 'jpeg' | 'png', title = 'bench'
 
 export interface UploadedImage {
   id: string
-  thumbnails: Array<{ height: number; width: number | null; status: string; url: string | null }>
+  thumbnails: Array<{ height: number; width: number | null; status: string; url: string | null; formats?: Record<string, string> }>
   original: { url: string } | null
 }
 

@@ -24,11 +24,16 @@ export async function seedImagesOwing(env: BenchEnvironment, input: BenchInput, 
   return imageIds
 }
 
-/** Puts the images' thumbnail rows back to pending, so the same originals can be drained again. */
+/** Puts the images' thumbnail and rendition rows back to pending, so the same originals can be drained again. */
 export async function resetThumbnailRows(env: BenchEnvironment, ids: string[]): Promise<void> {
   await env.database.db
     .updateTable('thumbnails')
     .set({ status: 'pending', width: null, object_key: null, bytes: null, error: null, updated_at: new Date() })
+    .where('image_id', 'in', ids)
+    .execute()
+  await env.database.db
+    .updateTable('renditions')
+    .set({ status: 'pending', object_key: null, bytes: null, error: null, updated_at: new Date() })
     .where('image_id', 'in', ids)
     .execute()
 }

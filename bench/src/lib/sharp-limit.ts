@@ -1,26 +1,44 @@
 import sharp from 'sharp'
+import { renderedSize, type RenditionFormat } from '@imageapi/media'
+import type { Repositories } from '@imageapi/db'
 
 /**
  * The limit for thumbnail work: sharp alone, in process, making the same outputs as the worker
  * from the same bytes, the same way (read the header, decode once at the largest height with EXIF
  * orientation applied, encode every height from those raw pixels; JPEG q80 without mozjpeg, PNG
- * zlib level 6). No storage, database or queue.
+ * zlib level 6; then each enabled rendition format at its configured quality and effort). No
+ * storage, database or queue.
  */
 
 export interface LimitThumbnail {
   height: number
   width: number
+  /** The source-format file. */
   data: Buffer
+  /** The same pixels in each rendition format asked for. */
+  renditions: Array<{ format: RenditionFormat; data: Buffer }>
+}
+
+/** The rendition formats the worker makes in this run, as its database configures them. */
+export async function enabledRenditions(repos: Repositories): Promise<RenditionSetting[]> {
+  return (await repos.renditionFormats.list()).filter((setting) => setting.enabled).map(({ format, quality, effort }) => ({ format, quality, effort }))
+}
+
+/** A rendition format as the worker makes it (its row in rendition_formats). */
+export interface RenditionSetting {
+  format: RenditionFormat
+  quality: number
+  effort: number
 }
 
 const JPEG_QUALITY = 80
 const PNG_COMPRESSION_LEVEL = 6
 
-export async function renderLikeWorker(input: Buffer, heights: readonly number[]): Promise<LimitThumbnail[]> {
+export async function renderLikeWorker(input: Buffer, heights: readonly number[], renditions: readonly RenditionSetting[] = []): Promise<LimitThumbnail[]> {
   const meta = await sharp(input, { failOn: 'error' }).metadata()
   const format = meta.format === 'png' ? 'png' : 'jpeg'
   const sorted = [...new Set(heights)].sort((a, b) => a - b)
-  const sizes = sorted.map((height) => ({ height, width: Math.max(1, Math.round((meta.autoOrient.width * height) / meta.autoOrient.height)) }))
+  const sizes = sorted.map((height) => renderedSize(meta.autoOrient, height))
   const largest = sizes.at(-1)!
   const { data, info } = await sharp(input, { failOn: 'error' })
     .autoOrient()
@@ -31,8 +49,15 @@ export async function renderLikeWorker(input: Buffer, heights: readonly number[]
   for (const size of sizes) {
     let pipeline = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } })
     if (size.width !== info.width || size.height !== info.height) pipeline = pipeline.resize(size.width, size.height, { fit: 'fill' })
-    pipeline = format === 'jpeg' ? pipeline.jpeg({ quality: JPEG_QUALITY, mozjpeg: false }) : pipeline.png({ compressionLevel: PNG_COMPRESSION_LEVEL })
-    out.push({ ...size, data: await pipeline.toBuffer() })
+    const resized = await pipeline.raw().toBuffer({ resolveWithObject: true })
+    const encoder = () => sharp(resized.data, { raw: { width: resized.info.width, height: resized.info.height, channels: resized.info.channels } })
+    const source = format === 'jpeg' ? encoder().jpeg({ quality: JPEG_QUALITY, mozjpeg: false }) : encoder().png({ compressionLevel: PNG_COMPRESSION_LEVEL })
+    const thumbnail: LimitThumbnail = { ...size, data: await source.toBuffer(), renditions: [] }
+    for (const { format: renditionFormat, quality, effort } of renditions) {
+      const encoded = renditionFormat === 'webp' ? encoder().webp({ quality, effort }) : encoder().avif({ quality, effort })
+      thumbnail.renditions.push({ format: renditionFormat, data: await encoded.toBuffer() })
+    }
+    out.push(thumbnail)
   }
   return out
 }
@@ -42,13 +67,19 @@ export async function renderLikeWorker(input: Buffer, heights: readonly number[]
  * worker gets a fresh buffer from storage, so libvips' operation cache cannot help).
  * Returns images per second over the whole batch.
  */
-export async function limitThroughput(input: Buffer, heights: readonly number[], count: number, inFlight: number): Promise<{ imagesPerSecond: number; seconds: number }> {
+export async function limitThroughput(
+  input: Buffer,
+  heights: readonly number[],
+  count: number,
+  inFlight: number,
+  renditions: readonly RenditionSetting[] = [],
+): Promise<{ imagesPerSecond: number; seconds: number }> {
   let next = 0
   const started = performance.now()
   const lane = async () => {
     while (next < count) {
       next++
-      await renderLikeWorker(Buffer.from(input), heights)
+      await renderLikeWorker(Buffer.from(input), heights, renditions)
     }
   }
   await Promise.all(Array.from({ length: inFlight }, lane))
@@ -57,10 +88,10 @@ export async function limitThroughput(input: Buffer, heights: readonly number[],
 }
 
 /** A single image, one at a time: what an idle machine needs at least for one upload's thumbnails. */
-export async function rawSharpMs(input: Buffer, heights: readonly number[]): Promise<number> {
+export async function rawSharpMs(input: Buffer, heights: readonly number[], renditions: readonly RenditionSetting[] = []): Promise<number> {
   const copy = Buffer.from(input)
   const started = performance.now()
-  await renderLikeWorker(copy, heights)
+  await renderLikeWorker(copy, heights, renditions)
   return performance.now() - started
 }
 

@@ -51,7 +51,22 @@ t.test('SIGTERM to a worker mid-job: the job finishes, rows are ready, exit 0', 
   t.equal(await worker.exited, 0)
   const rows = (await env.repos.images.findByOwner(id, user.user.id))!.thumbnails
   t.same(rows.map((r) => [r.height, r.status]), [[200, 'ready'], [400, 'ready']], 'nothing half-written: every row ready')
-  t.same((await env.storage.listKeys(`thumbnails/${id}/`)).sort(), [`thumbnails/${id}/200.png`, `thumbnails/${id}/400.png`])
+  const renditions = await env.database.db.selectFrom('renditions').select(['height', 'format', 'status']).where('image_id', '=', id).orderBy('height').orderBy('format').execute()
+  t.same(
+    renditions.map((r) => [r.height, r.format, r.status]),
+    [
+      [200, 'avif', 'ready'],
+      [200, 'webp', 'ready'],
+      [400, 'avif', 'ready'],
+      [400, 'webp', 'ready'],
+    ],
+    'every rendition ready too',
+  )
+  t.same(
+    (await env.storage.listKeys(`thumbnails/${id}/`)).sort(),
+    ['200.avif', '200.png', '200.webp', '400.avif', '400.png', '400.webp'].map((name) => `thumbnails/${id}/${name}`),
+    'one file per height and format',
+  )
   t.ok(worker.logs.some((l) => l.msg === 'shutting down'), 'it said why it stopped')
 })
 

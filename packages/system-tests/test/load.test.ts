@@ -1,6 +1,9 @@
 import t from 'tap'
 import { createTestEnvironment, createTestUser, jpegImage, startService, waitFor } from '@imageapi/testkit'
 
+/** Files a thumbnail is stored as by default: its source format, WebP and AVIF. */
+const FILES_PER_THUMBNAIL = 3
+
 const UPLOADS = 200
 const USERS = 10
 
@@ -51,7 +54,7 @@ t.test(`${UPLOADS} concurrent uploads: each 201, or 429/503 with a clear body; e
     { timeoutMs: 180_000, intervalMs: 1000, what: 'every accepted image to have all its thumbnails' },
   )
   const keys = await env.storage.listKeys('thumbnails/')
-  t.equal(keys.length, accepted.length * 2, 'exactly one object per thumbnail')
+  t.equal(keys.length, accepted.length * 2 * FILES_PER_THUMBNAIL, 'exactly one object per thumbnail and format')
   const byWorker = workers.map((w) => w.logs.filter((l) => l.msg === 'thumbnails done').length)
   t.comment(`${accepted.length} accepted images made ready in ${Date.now() - started} ms; jobs per worker: ${byWorker.join(', ')}`)
 })

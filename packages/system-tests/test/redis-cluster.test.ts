@@ -4,6 +4,9 @@ import { Cluster } from 'ioredis'
 import { createThumbnailQueue, enqueueThumbnails, thumbnailJobId, type RedisTarget } from '@imageapi/queue'
 import { createTestEnvironment, createTestUser, jpegImage, listObjectKeys, startRedisCluster, startServices, waitFor, type TestUser } from '@imageapi/testkit'
 
+/** Files a thumbnail is stored as by default: its source format, WebP and AVIF. */
+const FILES_PER_THUMBNAIL = 3
+
 // The services unchanged on a Redis Cluster: 3 masters with a replica each, so a killed master fails
 // over. REDIS_URL points nowhere, so everything Redis does must go through REDIS_CLUSTER_NODES.
 const env = await createTestEnvironment(t)
@@ -109,7 +112,7 @@ t.test('upload → thumbnails ready → links open; an expiring link opens, then
   t.equal(revoked, 410, 'revoked: 410')
 
   const before = (await listObjectKeys(env.storage)).filter((key) => key.includes(ready.id))
-  t.equal(before.length, 3, 'original and two thumbnails stored')
+  t.equal(before.length, 1 + 2 * FILES_PER_THUMBNAIL, 'the original and two thumbnails in every format stored')
   t.equal((await fetch(`${base}/api/images/${ready.id}`, { method: 'DELETE', headers: auth(token) })).status, 204)
   t.equal(await env.repos.images.findByOwner(ready.id, owner.user.id), undefined, 'rows gone')
   const left = await waitFor(async () => {
@@ -192,7 +195,7 @@ t.test('a master killed -9 while uploads are queued loses no thumbnail: every on
   for (const [i, id] of ids.entries()) await whenReady(tokens[i < 6 ? 0 : 1]!, id, 60_000)
   t.pass(`all ${ids.length} images have every thumbnail ready`)
   const thumbnails = (await listObjectKeys(env.storage)).filter((key) => key.startsWith('thumbnails/') && ids.some((id) => key.includes(id)))
-  t.equal(thumbnails.length, ids.length * 2, 'one object per thumbnail')
+  t.equal(thumbnails.length, ids.length * 2 * FILES_PER_THUMBNAIL, 'one object per thumbnail and format')
   const notQueued = gateway.logs.filter((line) => String(line.msg).startsWith('could not queue thumbnails')).length
   const requeued = worker.logs.filter((line) => line.msg === 'reconciled').reduce((sum, line) => sum + Number(line.requeued ?? 0), 0)
   t.comment(`during the failover: ${notQueued} uploads could not queue their job; the reconciler queued ${requeued} images again`)

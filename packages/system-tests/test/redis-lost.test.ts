@@ -4,6 +4,9 @@ import { Redis } from 'ioredis'
 import { createThumbnailQueue, enqueueThumbnails } from '@imageapi/queue'
 import { createTestEnvironment, createTestUser, jpegImage, startRedisServer, startService, waitFor } from '@imageapi/testkit'
 
+/** Files a thumbnail is stored as by default: its source format, WebP and AVIF. */
+const FILES_PER_THUMBNAIL = 3
+
 // Redis keeps nothing on disk here: losing its contents must lose no thumbnail, since Postgres says what is owed.
 const env = await createTestEnvironment(t)
 const redis = await startRedisServer(t)
@@ -46,6 +49,6 @@ t.test('FLUSHALL with 50 images pending: the reconciler queues them again and ev
   t.ok(ready)
   t.ok(worker.logs.some((line) => line.msg === 'reconciled' && Number(line.requeued) > 0), 'the reconciler did it')
   const keys = (await env.storage.listKeys('thumbnails/')).length
-  t.equal(keys, IMAGES * 2, 'one object per thumbnail, none twice')
+  t.equal(keys, IMAGES * 2 * FILES_PER_THUMBNAIL, 'one object per thumbnail and format, none twice')
   t.equal(await worker.stop(), 0)
 })

@@ -63,6 +63,10 @@ t.test('storage unreachable during a job: retried, and completed once storage is
     timeoutMs: 60_000,
     what: 'thumbnails ready after the outage',
   })
-  t.same((await storage.listKeys(`thumbnails/${id}/`)).sort(), [`thumbnails/${id}/200.jpg`, `thumbnails/${id}/400.jpg`])
+  t.same(
+    (await storage.listKeys(`thumbnails/${id}/`)).sort(),
+    ['200.avif', '200.jpg', '200.webp', '400.avif', '400.jpg', '400.webp'].map((name) => `thumbnails/${id}/${name}`),
+    'every height in every format',
+  )
   t.equal(await worker.stop(), 0)
 })
