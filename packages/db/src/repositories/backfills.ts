@@ -68,12 +68,7 @@ export async function retierThumbnails(
     )
     select count(distinct image_id)::int as images, coalesce(array_agg(distinct height order by height), '{}') as heights from added
   `.execute(trx)
-  const { images, heights } = added.rows[0] ?? { images: 0, heights: [] }
-  if (images === 0) {
-    await trx.deleteFrom('backfills').where('id', '=', backfill.id).execute()
-    return undefined
-  }
-  return trx.updateTable('backfills').set({ images, heights }).where('id', '=', backfill.id).returningAll().executeTakeFirstOrThrow()
+  return recordWhatWasAdded(trx, backfill.id, added.rows[0])
 }
 
 /**
@@ -101,12 +96,17 @@ export async function oweRenditionFormat(trx: Transaction<Database>, format: Ren
     )
     select count(distinct image_id)::int as images, coalesce(array_agg(distinct height order by height), '{}') as heights from added
   `.execute(trx)
-  const { images, heights } = added.rows[0] ?? { images: 0, heights: [] }
+  return recordWhatWasAdded(trx, backfill.id, added.rows[0])
+}
+
+/** Records how many images and which heights a backfill gave work to; a backfill that added nothing is removed (undefined). */
+async function recordWhatWasAdded(trx: Transaction<Database>, backfillId: string, added: { images: number; heights: number[] } | undefined): Promise<Backfill | undefined> {
+  const { images, heights } = added ?? { images: 0, heights: [] }
   if (images === 0) {
-    await trx.deleteFrom('backfills').where('id', '=', backfill.id).execute()
+    await trx.deleteFrom('backfills').where('id', '=', backfillId).execute()
     return undefined
   }
-  return trx.updateTable('backfills').set({ images, heights }).where('id', '=', backfill.id).returningAll().executeTakeFirstOrThrow()
+  return trx.updateTable('backfills').set({ images, heights }).where('id', '=', backfillId).returningAll().executeTakeFirstOrThrow()
 }
 
 /** A backfill's rows of one status: thumbnails (re-tiering) and renditions (a format enabled), each tagged with its id. */
