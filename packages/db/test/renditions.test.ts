@@ -11,6 +11,7 @@ const repos = createRepositories(scratch.db)
 const db = scratch.db
 const tier = (await repos.tiers.findByName('Premium'))!
 const owner = await repos.users.create({ email: `${randomUUID()}@example.com`, passwordHash: 'x', tierId: tier.id })
+await repos.renditionFormats.update('avif', { enabled: true }) // off by default; both formats on here
 
 async function newImage(heights: number[]) {
   const id = randomUUID()

@@ -108,12 +108,9 @@ t.test('owed work: pending heights the tier grants, ascending; an image without 
   const work = await repos.thumbnails.findOwedWork(image.id)
   t.match(work, { imageId: image.id, format: 'jpeg', originalKey: image.original_key, owedHeights: [200] }, '400 is pending but Basic does not grant it')
   t.same(
-    work?.owedRenditions.map((rendition) => [rendition.height, rendition.format]),
-    [
-      [200, 'avif'],
-      [200, 'webp'],
-    ],
-    'its renditions in every enabled format are owed with it; 400 is not granted, so neither are its renditions',
+    work?.owedRenditions.map((rendition) => [rendition.height, rendition.format, rendition.quality, rendition.effort]),
+    [[200, 'webp', 80, 4]],
+    'its rendition in the enabled format (WebP by default) is owed with it, with its settings; 400 is not granted, so neither is its rendition',
   )
   t.equal(work?.needsPlaceholder, true, 'no placeholder yet')
   const bare = await repos.images.createWithThumbnails(newImage(owner.id), [])

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { createTestEnvironment, createTestUser, jpegImage, startService, waitFor } from '@imageapi/testkit'
 
-/** Files a thumbnail is stored as by default: its source format, WebP and AVIF. */
-const FILES_PER_THUMBNAIL = 3
+/** Files a thumbnail is stored as by default: its source format and WebP (AVIF is off by default). */
+const FILES_PER_THUMBNAIL = 2
 
 const UPLOADS = 200
 const USERS = 10

@@ -2,8 +2,10 @@ import t from 'tap'
 import sharp from 'sharp'
 import { createTestEnvironment, createTestUser, jpegImage, listObjectKeys, pngImage, startService, waitFor } from '@imageapi/testkit'
 
-// gateway, links and a worker as separate processes, as production runs them
+// gateway, links and a worker as separate processes, as production runs them; every rendition
+// format on (AVIF is off by default), so negotiation and per-format links are seen end to end
 const env = await createTestEnvironment(t)
+await env.repos.renditionFormats.update('avif', { enabled: true })
 const links = await startService(t, 'links', env.env)
 const gateway = await startService(t, 'gateway', { ...env.env, LINKS_URL: links.url! })
 const worker = await startService(t, 'thumbnail-worker', env.env)

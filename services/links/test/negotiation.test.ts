@@ -5,6 +5,7 @@ import { buildLinksHarness, EXPIRED_BODY, NOT_FOUND_BODY, REVOKED_BODY, seedImag
 // a link pinned to a format answers in it alone; originals and the compat paths never convert.
 const harness = await buildLinksHarness(t)
 const { app, env, signer, clock, passRightsCache } = harness
+await env.repos.renditionFormats.update('avif', { enabled: true }) // off by default
 const enterprise = await userOnTier(env, 'Enterprise')
 const basic = await userOnTier(env, 'Basic')
 const CHROME = 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8'

@@ -7,8 +7,10 @@ import { generateThumbnails, type GenerateThumbnailsDeps } from '../src/generate
 import { memoryLogger, storeImage, thumbnailKeys } from './support.js'
 
 // WebP and AVIF renditions and the placeholder, made by generateThumbnails with the formats' default
-// settings (both enabled), against this file's own Postgres database and S3 bucket.
+// settings and AVIF turned on too (it is off by default), against this file's own Postgres database
+// and S3 bucket.
 const env = await createTestEnvironment(t)
+await env.repos.renditionFormats.update('avif', { enabled: true })
 const premium = (await createTestUser(env.repos, 'Premium')).user
 const limits = { maxInputPixels: 50_000_000, maxOutputPixels: 50_000_000 }
 

@@ -25,9 +25,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       effort integer not null check (effort between 0 and 9 and (format <> 'webp' or effort <= 6)),
       updated_at timestamptz not null default now()
     );
+    -- measured on photographs (BENCHMARKS.md): the lowest quality at least as close to the
+    -- uncompressed pixels (SSIM) as the JPEG q80 thumbnail; AVIF costs ~4× the whole source-format
+    -- path's CPU per image for ~10% fewer bytes than WebP, so it is off until an admin turns it on
     insert into rendition_formats (format, enabled, quality, effort) values
-      ('webp', true, 75, 4),
-      ('avif', true, 50, 2);
+      ('webp', true, 80, 4),
+      ('avif', false, 64, 2);
 
     alter table backfills drop constraint backfills_reason_check;
     alter table backfills add constraint backfills_reason_check check (reason in ('tier_updated', 'user_moved', 'requested', 'format_enabled'));
