@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { exitOnConfigError, loadConfig, Type } from '@imageapi/config'
 import { databaseEnvSchema, databaseMigrationEnvSchema } from '@imageapi/db'
 import { AccountError, createUser, DEFAULT_ADMIN, initAdmin, migrate } from './commands.js'
-import { UsageError } from './admin-context.js'
+import { parseYesNo, UsageError } from './admin-context.js'
 
 const USAGE = `usage: imageapi <command> [options]
 
@@ -12,7 +12,7 @@ commands:
                                             DATABASE_MIGRATION_URL when set, else DATABASE_URL: it needs Postgres
                                             itself (a session), not a pooler in transaction mode such as PgBouncer
   initadmin [--email E] [--password P]      create the first admin (default ${DEFAULT_ADMIN.email} / ${DEFAULT_ADMIN.password}); does nothing if an admin exists
-  create-user --email E --password P --tier NAME [--admin]
+  create-user --email E --password P --tier NAME [--admin yes|no]
   tiers list
   tiers create --name NAME --heights 120,640 [--original-link yes|no] [--expiring-links yes|no]
   tiers update NAME [--name NEW] [--heights H,...] [--original-link yes|no] [--expiring-links yes|no] [--watch]
@@ -60,11 +60,13 @@ try {
     case 'create-user': {
       const { values } = parseArgs({
         args: rest,
-        options: { email: { type: 'string' }, password: { type: 'string' }, tier: { type: 'string' }, admin: { type: 'boolean', default: false } },
+        // --admin takes yes|no, as in `users create` and `users update`
+        options: { email: { type: 'string' }, password: { type: 'string' }, tier: { type: 'string' }, admin: { type: 'string' } },
       })
       const missing = (['email', 'password', 'tier'] as const).filter((name) => !values[name])
       if (missing.length) fail(`create-user needs ${missing.map((m) => `--${m}`).join(', ')}\n\n${USAGE}`)
-      await createUser(databaseUrl, { email: values.email!, password: values.password!, tier: values.tier!, admin: values.admin ?? false }, print)
+      const admin = parseYesNo(values.admin, 'admin') ?? false
+      await createUser(databaseUrl, { email: values.email!, password: values.password!, tier: values.tier!, admin }, print)
       break
     }
     case 'tiers':

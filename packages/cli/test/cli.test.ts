@@ -66,8 +66,13 @@ t.test('create-user puts a user on a tier; bad input fails with a message naming
   t.ok(user)
   t.equal((await createRepositories(db).users.findWithTier(user!.id))?.tier.name, 'Premium')
 
-  const admin = await imageapi('create-user', '--email', 'boss@example.com', '--password', 'secret-pw', '--tier', 'Basic', '--admin')
-  t.match(admin.stdout, 'created admin boss@example.com on tier Basic')
+  const admin = await imageapi('create-user', '--email', 'boss@example.com', '--password', 'secret-pw', '--tier', 'Basic', '--admin', 'yes')
+  t.match(admin.stdout, 'created admin boss@example.com on tier Basic', '--admin yes, spelled as in `users create`')
+  const notAdmin = await imageapi('create-user', '--email', 'clerk@example.com', '--password', 'secret-pw', '--tier', 'Basic', '--admin', 'no')
+  t.match(notAdmin.stdout, 'created user clerk@example.com on tier Basic')
+  const badFlag = await imageapi('create-user', '--email', 'z@example.com', '--password', 'secret-pw', '--tier', 'Basic', '--admin', 'maybe')
+  t.equal(badFlag.code, 1)
+  t.match(badFlag.stderr, /--admin takes yes or no/)
 
   const badTier = await imageapi('create-user', '--email', 'x@example.com', '--password', 'secret-pw', '--tier', 'Gold')
   t.equal(badTier.code, 1)

@@ -383,7 +383,7 @@ async function setActive(user, active, button) {
   clearMessages()
   await busy(button, async () => {
     try {
-      const changed = active ? (await api.patch(`/api/admin/users/${user.id}`, { is_active: true })).user : await api.post(`/api/admin/users/${user.id}/deactivate`)
+      const changed = active ? (await api.patch(`/api/admin/users/${user.id}`, { is_active: true })).user : (await api.post(`/api/admin/users/${user.id}/deactivate`)).user
       replaceUserRow(changed)
       say(`${changed.email} is ${changed.is_active ? 'active' : 'deactivated'}.`)
     } catch (error) {

@@ -188,7 +188,7 @@ t.test('a deactivated user’s tokens stop working at once, and work again once 
 
   const deactivated = await asAdmin({ method: 'POST', url: `/api/admin/users/${user.user.id}/deactivate` })
   t.equal(deactivated.statusCode, 200)
-  t.equal(deactivated.json().is_active, false)
+  t.match(deactivated.json(), { user: { id: user.user.id, is_active: false }, backfill: null }, 'the shape PATCH answers with')
   const refused = await as(tokens.access, { method: 'GET', url: '/api/images' })
   t.equal(refused.statusCode, 401)
   t.equal(refused.json().code, 'user_inactive')

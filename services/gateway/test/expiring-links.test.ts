@@ -98,7 +98,10 @@ t.test('live links are listed until they expire or are revoked; revoking is owne
   t.equal((await app.inject({ method: 'DELETE', url: `/api/links/${a.id}`, headers: auth(tokens.other) })).statusCode, 404, 'not the owner')
   t.equal((await app.inject({ method: 'DELETE', url: `/api/links/${a.id}`, headers: auth(tokens.enterprise) })).statusCode, 204)
   t.notOk((await ids()).includes(a.id), 'revoked links are no longer live')
-  t.equal((await app.inject({ method: 'DELETE', url: `/api/links/${a.id}`, headers: auth(tokens.enterprise) })).statusCode, 404, 'revoking twice')
+  const firstRevocation = (await env.repos.links.findById(a.id))!.revoked_at
+  now += 1_000
+  t.equal((await app.inject({ method: 'DELETE', url: `/api/links/${a.id}`, headers: auth(tokens.enterprise) })).statusCode, 204, 'revoking twice: 204 again (idempotent)')
+  t.same((await env.repos.links.findById(a.id))!.revoked_at, firstRevocation, 'it keeps its first revocation time')
   t.equal((await app.inject({ method: 'DELETE', url: '/api/links/nope', headers: auth(tokens.enterprise) })).statusCode, 404)
 
   now += 601_000
@@ -106,6 +109,8 @@ t.test('live links are listed until they expire or are revoked; revoking is owne
   t.ok(after.includes(b.id))
   now += 3_600_000
   t.notOk((await ids()).includes(b.id), 'expired links are no longer live')
+  t.equal((await app.inject({ method: 'DELETE', url: `/api/links/${b.id}`, headers: auth(tokens.enterprise) })).statusCode, 204, 'an expired link can be revoked too: 204, as for a live one')
+  t.ok((await env.repos.links.findById(b.id))!.revoked_at, 'and is marked revoked')
   t.equal((await app.inject({ method: 'GET', url: `/api/images/${imageId}/links`, headers: auth(tokens.other) })).statusCode, 404)
 })
 

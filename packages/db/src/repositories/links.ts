@@ -30,13 +30,16 @@ export class LinksRepository {
       .execute()
   }
 
-  /** Revokes a link of one of the owner's images; false when there is no such link for that owner. */
+  /**
+   * Revokes a link of one of the owner's images: idempotent, so a link already revoked keeps its
+   * first revocation time, and an expired one is revoked all the same. False only when the owner
+   * has no such link.
+   */
   async revokeForOwner(id: string, ownerId: string, now: Date): Promise<boolean> {
     const result = await this.db
       .updateTable('links')
-      .set({ revoked_at: now })
+      .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(now)) }))
       .where('id', '=', id)
-      .where('revoked_at', 'is', null)
       .where('image_id', 'in', (eb) => eb.selectFrom('images').select('id').where('owner_id', '=', ownerId))
       .executeTakeFirst()
     return result.numUpdatedRows > 0n

@@ -13,7 +13,8 @@ const revokeExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['links'],
         summary: 'Revoke one of your expiring links; its URL stops opening at once',
-        description: 'The links service caches link checks for at most LINK_CHECK_CACHE_SECONDS (default 2 s): that is the longest a revoked link can still open.',
+        description:
+          'Idempotent: 204 for any link of yours, live, expired or already revoked (it keeps its first revocation time); 404 only for a link that is not yours or does not exist. The links service caches link checks for at most LINK_CHECK_CACHE_MS (default 2 s): that is the longest a revoked link can still open.',
         security: [{ bearerAuth: [] }],
         params: Type.Object({ id: Type.String() }),
         response: { 204: Type.Null({ description: 'Revoked' }), ...errorResponses(401, 404, 503) },

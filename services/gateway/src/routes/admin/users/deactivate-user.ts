@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { updateAccount } from '@imageapi/accounts'
+import { Type } from '@fastify/type-provider-typebox'
 import { adminErrorResponses, AdminUser, toAdminUser, UserIdParams } from '../schemas.js'
 
 const deactivateUser: FastifyPluginAsyncTypebox = async (app) => {
@@ -9,13 +10,14 @@ const deactivateUser: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['admin'],
         summary: 'Deactivate a user',
-        description: 'They can no longer sign in; their tokens and their images’ links stop working at once. Undo with PATCH `{"is_active": true}`.',
+        description:
+          'They can no longer sign in; their tokens and their images’ links stop working at once. Undo with PATCH `{"is_active": true}`. Answers as PATCH does, `{"user", "backfill"}`; a deactivation owes no thumbnails, so `backfill` is always null.',
         security: [{ bearerAuth: [] }],
         params: UserIdParams,
-        response: { 200: AdminUser, ...adminErrorResponses(404, 409, 503) },
+        response: { 200: Type.Object({ user: AdminUser, backfill: Type.Null() }), ...adminErrorResponses(404, 409, 503) },
       },
     },
-    async (request) => toAdminUser((await updateAccount(app.repos, request.params.id, { isActive: false })).user),
+    async (request) => ({ user: toAdminUser((await updateAccount(app.repos, request.params.id, { isActive: false })).user), backfill: null }),
   )
 }
 
