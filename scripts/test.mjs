@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every package's tap suite, four at a time, the slowest first, then counts the results tap
-// saved for each test file and prints the closing line `N passed, N failed` (one count per
-// top-level test).
+// saved for each test file and prints the closing line `N passed, N failed, N skipped` (one count
+// per top-level test; how it counts: scripts/test-count.mjs). Exits non-zero when anything failed.
 //
 // Why not `turbo run test`: turbo starts packages in an order of its own, and when the slowest
 // suites (gateway, system tests, worker: ~4 minutes each here) start last, the whole run takes
@@ -12,8 +12,9 @@
 // Usage: node scripts/test.mjs [package name …]   (default: every package with a test script)
 //        TEST_PLAN_ONLY=1 prints the units in the order they would start, and runs nothing.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { closingLine, countPackage, testFiles } from './test-count.mjs'
 
 const root = new URL('..', import.meta.url).pathname
 const concurrency = Number(process.env.TEST_CONCURRENCY ?? 4)
@@ -45,19 +46,6 @@ function readDurations(file) {
 const committed = readDurations(join(root, 'scripts', 'test-durations.json'))
 const local = readDurations(localDurationsFile)
 const durations = { packages: { ...committed.packages, ...local.packages }, files: { ...committed.files, ...local.files } }
-
-/** A package's test files (every *.test.ts under test/, as each .taprc includes them), relative to the package. */
-function testFiles(dir) {
-  const found = []
-  const walk = (sub) => {
-    for (const entry of readdirSync(join(dir, sub), { withFileTypes: true })) {
-      if (entry.isDirectory()) walk(join(sub, entry.name))
-      else if (entry.name.endsWith('.test.ts')) found.push(join(sub, entry.name))
-    }
-  }
-  if (existsSync(join(dir, 'test'))) walk('test')
-  return found.sort()
-}
 
 // A suite that alone takes longer than this is run as two halves side by side, so that the
 // longest one does not end the run minutes after the others.
@@ -97,11 +85,14 @@ function runUnit({ dir, packageName, name, files }) {
   return new Promise((resolve) => {
     const child = spawn('pnpm', ['run', '--silent', 'test', ...files], { cwd: dir, env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } })
     const output = []
+    // stdout alone, for the tap runner's verdict on each file (scripts/test-count.mjs reads it)
+    const stdout = []
     const fileSeconds = {}
     // each test file's verdict is shown as it comes, so a long run shows its progress
     let partialLine = ''
     child.stdout.on('data', (chunk) => {
       output.push(chunk)
+      stdout.push(chunk)
       const lines = (partialLine + chunk.toString('utf8')).split('\n')
       partialLine = lines.pop() ?? ''
       for (const line of lines) {
@@ -117,7 +108,7 @@ function runUnit({ dir, packageName, name, files }) {
       const text = Buffer.concat(output).toString('utf8').replace(/\n$/, '')
       console.log(text.split('\n').map((line) => prefix + line).join('\n'))
       console.log(`${name}: ${code === 0 ? 'passed' : `failed (${signal ?? `exit ${code}`})`} in ${seconds.toFixed(1)} s`)
-      resolve({ packageName, ok: code === 0, seconds, fileSeconds })
+      resolve({ packageName, ok: code === 0, seconds, fileSeconds, stdout: Buffer.concat(stdout).toString('utf8') })
     })
   })
 }
@@ -176,68 +167,30 @@ function startTestStore() {
   })
 }
 
-function* resultFiles(dir) {
-  let entries = []
-  try {
-    entries = readdirSync(dir)
-  } catch {
-    return
-  }
-  for (const entry of entries) {
-    const path = join(dir, entry)
-    if (statSync(path).isDirectory()) yield* resultFiles(path)
-    else if (entry.endsWith('.tap')) yield path
-  }
-}
-
-/** Each failed assertion of a result file with tap's YAML diagnosis under it: CI shows only this output. */
-function failureDetails(lines) {
-  const details = []
-  for (let i = 0; i < lines.length; i++) {
-    if (!/^\s*not ok \d+/.test(lines[i])) continue
-    details.push(lines[i])
-    if (!/^\s*---$/.test(lines[i + 1] ?? '')) continue
-    for (let j = i + 1; j < lines.length && j < i + 40; j++) {
-      details.push(lines[j])
-      if (/^\s*\.\.\.$/.test(lines[j])) break
-    }
-  }
-  return details
-}
-
+// Counted per package (a package split in halves: both halves' files and output together), over
+// every test file it should have run, so a file that was killed, never ran or wrote nothing counts
+// as failed instead of dropping out of the count.
 let passed = 0
 let failed = 0
+let skipped = 0
 const failures = []
 const details = []
-for (const { dir } of suites) {
-  for (const file of resultFiles(join(dir, '.tap', 'test-results'))) {
-    const lines = readFileSync(file, 'utf8').split('\n')
-    let fileFailed = false
-    let counted = 0
-    for (const line of lines) {
-      const match = /^(not )?ok \d+ - (.*?)(?: # .*)?$/.exec(line)
-      if (!match) continue
-      counted++
-      if (match[1]) {
-        failed++
-        fileFailed = true
-        failures.push(`${file.replace(root, '')}: ${match[2]}`)
-      } else passed++
-    }
-    if (fileFailed) details.push(`# ${file.replace(root, '')}`, ...failureDetails(lines))
-    if (counted === 0 && /Bail out!|^# no tests found/m.test(lines.join('\n'))) {
-      failed++
-      failures.push(`${file.replace(root, '')}: the file ran no test`)
-    } else if (counted === 0 && !fileFailed) {
-      failed++
-      failures.push(`${file.replace(root, '')}: no results`)
-    }
-  }
+for (const { dir, manifest } of suites) {
+  const runs = outcomes.filter((o) => o.packageName === manifest.name)
+  const count = countPackage({
+    name: manifest.name,
+    dir,
+    files: testFiles(dir),
+    stdout: runs.map((o) => o.stdout).join('\n'),
+    runsFailed: runs.some((o) => !o.ok),
+  })
+  passed += count.passed
+  failed += count.failed
+  skipped += count.skipped
+  failures.push(...count.failures)
+  details.push(...count.details)
 }
 if (details.length) console.log(`\nWhat failed, as tap recorded it:\n${details.join('\n')}`)
 if (failures.length) console.log(`\nFailed:\n${failures.map((f) => `  ${f}`).join('\n')}`)
-// a suite failing without any recorded failure (a crash before tap ran) must not pass
-const suiteFailed = outcomes.some((o) => !o.ok)
-if (suiteFailed && failed === 0) failed = 1
-console.log(`\n${passed} passed, ${failed} failed`)
-process.exit(!suiteFailed && failed === 0 ? 0 : 1)
+console.log(`\n${closingLine({ passed, failed, skipped })}`)
+process.exit(failed === 0 && outcomes.every((o) => o.ok) ? 0 : 1)
