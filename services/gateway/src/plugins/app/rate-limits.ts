@@ -20,13 +20,18 @@ declare module 'fastify' {
 }
 
 /**
- * Fixed-window counters in Redis, so the limits hold across every gateway replica. If Redis is
+ * Fixed-window counters in Redis, so the limits hold across every gateway replica. The window is
+ * read from `app.clock()` (Date.now unless buildApp was given a clock), so tests place requests in
+ * a window, or on either side of a boundary, without depending on the wall clock's minutes. A
+ * counter starts at 0 in each new window: up to twice the limit can pass around a boundary. If Redis is
  * unreachable the request goes through: a limiter outage must not take the API down with it.
  * Each counter is one key and its MULTI touches only that key, so on a Redis Cluster the counters
  * spread over the slots and no command ever spans two (no CROSSSLOT).
  */
 export default fp<{ redis: RedisTarget; prefix: string; windowSeconds: number }>(
   async (app, options) => {
+    // the app's injectable clock (buildApp's `clock`, Date.now by default)
+    const now = app.hasDecorator('clock') ? () => app.clock() : Date.now
     const redis = createRedis(options.redis)
     redis.on('error', () => {})
     app.addHook('onClose', async () => {
@@ -34,8 +39,10 @@ export default fp<{ redis: RedisTarget; prefix: string; windowSeconds: number }>
     })
 
     app.decorate('rateLimited', (...limits: RateLimit[]) => async (request: FastifyRequest, reply: FastifyReply) => {
-      const window = Math.floor(Date.now() / 1000 / options.windowSeconds)
-      const retryAfter = options.windowSeconds - (Math.floor(Date.now() / 1000) % options.windowSeconds)
+      // one reading of the clock, so the window and Retry-After always agree
+      const nowSeconds = Math.floor(now() / 1000)
+      const window = Math.floor(nowSeconds / options.windowSeconds)
+      const retryAfter = options.windowSeconds - (nowSeconds % options.windowSeconds)
       for (const limit of limits) {
         const key = limit.key(request)
         if (key === undefined || limit.limit <= 0) continue
