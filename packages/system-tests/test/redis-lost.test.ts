@@ -1,7 +1,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { createThumbnailQueue, enqueueThumbnails } from '@imageapi/queue'
+import { createThumbnailQueue, enqueueThumbnails, JOB_STATES, Priority, thumbnailJobId } from '@imageapi/queue'
 import { createTestEnvironment, createTestUser, jpegImage, startRedisServer, startService, waitFor } from '@imageapi/testkit'
 
 /** Files a thumbnail is stored as by default: its source format and WebP (AVIF is off by default). */
@@ -32,9 +32,26 @@ t.test('FLUSHALL with 50 images pending: the reconciler queues them again and ev
   const client = new Redis(redis.url)
   await client.flushall()
   client.disconnect()
-  t.equal((await queue.getJobCounts('prioritized', 'waiting')).prioritized, 0, 'Redis lost every job')
+  const total = async () => Object.values(await queue.getJobCounts(...JOB_STATES)).reduce((sum, n) => sum + n, 0)
+  t.equal(await total(), 0, 'Redis lost every job')
+  t.same(await Promise.all(ids.map((id) => queue.getJob(thumbnailJobId(id)))), ids.map(() => undefined), 'no job left for any image')
 
+  // Only the worker's reconciler can queue them now (nothing else runs). The queue is held paused
+  // until it has, so the jobs it adds can be seen before they are done and removed.
+  await queue.pause()
   const worker = await startService(t, 'thumbnail-worker', { ...env.env, REDIS_URL: redis.url, RECONCILE_AFTER_SECONDS: '1', RECONCILE_INTERVAL_SECONDS: '1' })
+  const requeued = await waitFor(
+    async () => {
+      const jobs = await Promise.all(ids.map((id) => queue.getJob(thumbnailJobId(id))))
+      return jobs.every((job) => job !== undefined) ? jobs.map((job) => job!) : undefined
+    },
+    { timeoutMs: 30_000, intervalMs: 250, what: 'a job for every image, queued again by the reconciler' },
+  )
+  t.same(requeued.map((job) => job.data.imageId), ids, 'the reconciler queued a job for each of the 50 images')
+  t.ok(requeued.every((job) => job.opts.priority === Priority.backfill), 'at backfill priority, as the reconciler queues (the lost jobs were upload priority)')
+  t.equal(await total(), IMAGES, 'one job per image, none twice')
+  await queue.resume()
+
   const ready = await waitFor(
     async () => {
       const pending = []
@@ -47,7 +64,7 @@ t.test('FLUSHALL with 50 images pending: the reconciler queues them again and ev
     { timeoutMs: 90_000, intervalMs: 500, what: 'every thumbnail ready' },
   )
   t.ok(ready)
-  t.ok(worker.logs.some((line) => line.msg === 'reconciled' && Number(line.requeued) > 0), 'the reconciler did it')
+  t.ok(worker.logs.some((line) => line.msg === 'reconciled' && Number(line.requeued) > 0), 'and it logged that it did')
   const keys = (await env.storage.listKeys('thumbnails/')).length
   t.equal(keys, IMAGES * 2 * FILES_PER_THUMBNAIL, 'one object per thumbnail and format, none twice')
   t.equal(await worker.stop(), 0)

@@ -1,6 +1,6 @@
-import t from 'tap'
-import sharp from 'sharp'
-import { createTestEnvironment, createTestUser, jpegImage, listObjectKeys, pngImage, startService, waitFor } from '@imageapi/testkit'
+import t, { type Test } from 'tap'
+import sharp, { type Metadata } from 'sharp'
+import { createTestEnvironment, createTestUser, jpegImage, listObjectKeys, photoPixels, startService, waitFor } from '@imageapi/testkit'
 
 // gateway, links and a worker as separate processes, as production runs them; every rendition
 // format on (AVIF is off by default), so negotiation and per-format links are seen end to end
@@ -61,13 +61,51 @@ async function download(url: string, headers: Record<string, string> = {}) {
   }
 }
 
+/** EXIF a camera writes, with the place the photo was taken (the GPS IFD), and a wide-gamut ICC profile: none of it may reach a thumbnail. */
+const CAMERA_EXIF = {
+  IFD0: { Make: 'E2E Camera', Model: 'Model 1', Copyright: 'e2e owner', Artist: 'e2e photographer' },
+  IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2400/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 21/1 300/100' },
+}
+
+/** A photo as a camera or an editor leaves it: EXIF with GPS, and a Display P3 ICC profile. */
+async function cameraImage(width: number, height: number, format: 'jpeg' | 'png', options: { alpha?: boolean } = {}): Promise<Buffer> {
+  const channels = options.alpha ? 4 : 3
+  const image = sharp(photoPixels(width, height, channels), { raw: { width, height, channels } }).withIccProfile('p3').withExif(CAMERA_EXIF)
+  return format === 'jpeg' ? image.jpeg({ quality: 85 }).toBuffer() : image.png({ compressionLevel: 3 }).toBuffer()
+}
+
+/** Whether an EXIF block (as sharp returns it: "Exif\0\0" then TIFF) has a GPSInfo pointer (tag 0x8825) in IFD0. */
+function hasGpsIfd(exif: Buffer): boolean {
+  const tiff = exif.subarray(exif.subarray(0, 6).toString('latin1') === 'Exif\0\0' ? 6 : 0)
+  const little = tiff.subarray(0, 2).toString('latin1') === 'II'
+  const u16 = (at: number) => (little ? tiff.readUInt16LE(at) : tiff.readUInt16BE(at))
+  const u32 = (at: number) => (little ? tiff.readUInt32LE(at) : tiff.readUInt32BE(at))
+  const ifd0 = u32(4)
+  for (let i = 0; i < u16(ifd0); i++) if (u16(ifd0 + 2 + i * 12) === 0x8825) return true
+  return false
+}
+
+/** What a served file must not carry: EXIF (camera, GPS) and an ICC profile. */
+function assertNoMetadata(t: Test, meta: Metadata | undefined, what: string) {
+  t.ok(meta, `${what}: decodable`)
+  t.notOk(meta?.exif, `${what}: no EXIF (camera, GPS)`)
+  t.notOk(meta?.icc, `${what}: no ICC profile`)
+}
+
 const BROWSER_ACCEPT = 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8'
 
-t.test('upload → worker → signed links, for Basic and Premium, JPEG and PNG', async (t) => {
+t.test('upload → worker → signed links, for Basic and Premium, JPEG and PNG; every served thumbnail format without the input’s EXIF, GPS or ICC profile', async (t) => {
   const premiumToken = await login(premium.email, premium.password)
   const basicToken = await login(basic.email, basic.password)
-  const photo = await jpegImage(4000, 3000)
-  const png = await pngImage(900, 600, { alpha: true })
+  // inputs carrying what must be stripped: EXIF (with GPS) and an ICC profile
+  const photo = await cameraImage(4000, 3000, 'jpeg')
+  const png = await cameraImage(900, 600, 'png', { alpha: true })
+  for (const [name, input] of [['JPEG', photo], ['PNG', png]] as const) {
+    const meta = await sharp(input).metadata()
+    t.ok(meta.exif && meta.exif.toString('latin1').includes('E2E Camera'), `the ${name} input has EXIF`)
+    t.ok(meta.exif && hasGpsIfd(meta.exif), `the ${name} input has GPS EXIF`)
+    t.ok(meta.icc && meta.icc.length > 0, `the ${name} input has an ICC profile`)
+  }
 
   const premiumJpeg = await upload(premiumToken, photo, 'photo.jpg', 'e2e-request-premium-jpeg')
   const premiumPng = await upload(premiumToken, png, 'art.png', 'e2e-request-premium-png')
@@ -91,17 +129,20 @@ t.test('upload → worker → signed links, for Basic and Premium, JPEG and PNG'
       t.equal(file.meta?.format, expected.format)
       t.equal(file.meta?.height, thumbnail.height, 'real pixel height')
       t.equal(file.meta?.width, thumbnail.width, 'real pixel width')
-      t.notOk(file.meta?.exif, 'metadata stripped')
+      assertNoMetadata(t, file.meta, `${expected.format} ${thumbnail.height} px (default link)`)
       t.equal(file.vary, 'Accept', 'the negotiable link says it varies by Accept')
       const negotiated = await download(thumbnail.url!, { accept: BROWSER_ACCEPT })
       t.equal(negotiated.contentType, 'image/avif', "a browser's Accept gets AVIF through the gateway")
       t.same([negotiated.meta?.width, negotiated.meta?.height], [thumbnail.width, thumbnail.height], 'of the same size')
+      assertNoMetadata(t, negotiated.meta, `${expected.format} ${thumbnail.height} px (negotiated AVIF)`)
+      t.same(Object.keys(thumbnail.formats!).sort(), ['avif', 'webp', expected.format].sort(), 'a link per format: source, WebP, AVIF')
       for (const [format, url] of Object.entries(thumbnail.formats!)) {
         const pinned = await download(url, { accept: '*/*' })
         t.equal(pinned.status, 200, `${format} link`)
         t.equal(pinned.contentType, `image/${format}`, `the ${format} link answers in ${format}`)
         t.equal(pinned.meta?.format, format === 'avif' ? 'heif' : format)
         t.same([pinned.meta?.width, pinned.meta?.height], [thumbnail.width, thumbnail.height], `${format}: same size`)
+        assertNoMetadata(t, pinned.meta, `${expected.format} ${thumbnail.height} px as ${format}`)
       }
     }
     t.ok(ready.placeholder && Buffer.from(ready.placeholder, 'base64').length > 5, 'a placeholder once ready')

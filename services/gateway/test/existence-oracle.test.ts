@@ -1,10 +1,13 @@
 import t from 'tap'
 import type { InjectOptions } from 'fastify'
-import { createTestUser, jpegImage, multipartBody } from '@imageapi/testkit'
+import { createTestEnvironment, createTestUser, jpegImage, multipartBody, startService } from '@imageapi/testkit'
 import { buildTestGateway, login } from './helpers/build-test-app.js'
 
 // Whether an id exists must not show: someone else's image or link answers exactly like a missing one.
-const { app, env } = await buildTestGateway(t, { LOGIN_RATE_LIMIT_PER_EMAIL: '0', LOGIN_RATE_LIMIT_PER_IP: '0' })
+// a real links service behind the gateway, so a link that must still work is opened, not just listed
+const env = await createTestEnvironment(t)
+const links = await startService(t, 'links', env.env)
+const { app } = await buildTestGateway(t, { LINKS_URL: links.url!, LOGIN_RATE_LIMIT_PER_EMAIL: '0', LOGIN_RATE_LIMIT_PER_IP: '0' }, { env })
 const owner = await createTestUser(env.repos, 'Enterprise')
 const prober = await createTestUser(env.repos, 'Enterprise')
 const ownerToken = (await login(app, owner.email, owner.password)).access
@@ -12,8 +15,13 @@ const proberToken = (await login(app, prober.email, prober.password)).access
 
 const { body, headers } = multipartBody({ image: { filename: 'x.jpg', data: await jpegImage(60, 40) } })
 const imageId = (await app.inject({ method: 'POST', url: '/api/images', payload: body, headers: { ...headers, authorization: `Bearer ${ownerToken}` } })).json().id
-await env.repos.thumbnails.markReady(imageId, 200, { width: 300, objectKey: `thumbnails/${imageId}/200.jpg`, bytes: 1 })
-const linkId = (await app.inject({ method: 'POST', url: `/api/images/${imageId}/links`, payload: { seconds: 600, variant: 200 }, headers: { authorization: `Bearer ${ownerToken}` } })).json().id
+// the 200 px thumbnail as a worker leaves it: its object in storage, its row ready
+const thumbnailBytes = await jpegImage(300, 200, { quality: 70 })
+await env.storage.putObject(`thumbnails/${imageId}/200.jpg`, thumbnailBytes, thumbnailBytes.length, 'image/jpeg')
+await env.repos.thumbnails.markReady(imageId, 200, { width: 300, objectKey: `thumbnails/${imageId}/200.jpg`, bytes: thumbnailBytes.length })
+const created = (await app.inject({ method: 'POST', url: `/api/images/${imageId}/links`, payload: { seconds: 600, variant: 200 }, headers: { authorization: `Bearer ${ownerToken}` } })).json()
+const linkId: string = created.id
+const linkPath = new URL(created.url as string).pathname
 const missing = '7b3f9d1e-0000-4000-8000-000000000000'
 
 function median(values: number[]): number {
@@ -59,14 +67,19 @@ t.test('someone else’s image answers like a missing one on every route, in bod
   t.equal((await app.inject({ url: `/api/images/${imageId}`, headers: { authorization: `Bearer ${ownerToken}` } })).statusCode, 200, 'and the owner still has it')
 })
 
-t.test('someone else’s link answers like a missing one', async (t) => {
+t.test('someone else’s link answers like a missing one, and their revoke attempt leaves it working', async (t) => {
   const revoke = (id: string) => app.inject({ method: 'DELETE', url: `/api/links/${id}`, headers: { authorization: `Bearer ${proberToken}` } })
   const theirs = await revoke(linkId)
   const none = await revoke(missing)
   t.equal(theirs.statusCode, 404)
   t.same(theirs.json(), none.json())
   const live = (await app.inject({ url: `/api/images/${imageId}/links`, headers: { authorization: `Bearer ${ownerToken}` } })).json().items
-  t.ok(live.some((l: { id: string }) => l.id === linkId), 'the link still works for its owner')
+  t.ok(live.some((l: { id: string }) => l.id === linkId), 'the link is still listed for its owner')
+  // and still opens: through the gateway to the links service, the thumbnail's exact bytes
+  const opened = await app.inject({ method: 'GET', url: linkPath })
+  t.equal(opened.statusCode, 200, 'the link still opens')
+  t.equal(opened.headers['content-type'], 'image/jpeg')
+  t.same(opened.rawPayload, thumbnailBytes, 'with the thumbnail, byte for byte')
 })
 
 t.test('login: an unknown email and a wrong password look the same, in body and in time', async (t) => {

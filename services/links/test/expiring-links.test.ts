@@ -5,7 +5,8 @@ import { createMinioStorage } from '@imageapi/storage'
 import { buildLinksHarness, closedPort, getOnce, EXPIRED_BODY, NOT_FOUND_BODY, REVOKED_BODY, seedImage, userOnTier, viewPath } from './helpers/links-fixture.js'
 
 // Expiring links: a signed expiry checked from the token alone, a row that can be revoked, cache headers bounded by the expiry.
-const { app, env, signer, clock, buildAnother, passRightsCache } = await buildLinksHarness(t)
+const harness = await buildLinksHarness(t)
+const { app, env, signer, clock, buildAnother, passRightsCache } = harness
 const enterprise = await userOnTier(env, 'Enterprise')
 const image = await seedImage(env, enterprise, { owed: [200, 400] })
 
@@ -79,18 +80,38 @@ t.test('at and after expiry (clock advanced, no sleeping): 410 with the expired 
   }
 })
 
-t.test('revoked: 410 with the revoked message, at once', async (t) => {
-  const link = await expiringLink(200, 3600)
-  t.equal((await app.inject({ method: 'GET', url: link.url })).statusCode, 200)
-  t.equal(await env.repos.links.revokeForOwner(link.row.id, enterprise.id, new Date(clock.ms)), true)
-  passRightsCache() // revocation shows within LINK_CHECK_CACHE_MS
-  const response = await app.inject({ method: 'GET', url: link.url })
-  t.equal(response.statusCode, 410)
-  t.same(response.json(), REVOKED_BODY)
-  t.equal(response.headers['cache-control'], 'no-store')
+t.test('revoked: a link whose check was not cached is 410 at once; a cached one within LINK_CHECK_CACHE_MS, and never after', async (t) => {
+  const { config } = harness
+  t.ok(config.LINK_CHECK_CACHE_MS > 0, `a rights check is reused for up to LINK_CHECK_CACHE_MS (${config.LINK_CHECK_CACHE_MS} ms)`)
+
+  // a link opened just before its revocation: its rights check may be reused, but only within the bound
+  const opened = await expiringLink(200, 3600)
+  const checkedAt = clock.ms
+  t.equal((await app.inject({ method: 'GET', url: opened.url })).statusCode, 200, 'opens before the revocation')
+  t.equal(await env.repos.links.revokeForOwner(opened.row.id, enterprise.id, new Date(clock.ms)), true)
+  const withinBound = await app.inject({ method: 'GET', url: opened.url })
+  // allowed (the documented bound): a revocation may take up to LINK_CHECK_CACHE_MS to show
+  t.ok(withinBound.statusCode === 200 || withinBound.statusCode === 410, `within the bound it may still open: ${withinBound.statusCode}`)
+  if (withinBound.statusCode === 200) t.same(withinBound.rawPayload, image.thumbnails.get(200), 'and if it does, with the right bytes')
+  clock.advance(config.LINK_CHECK_CACHE_MS + 1)
+  t.equal(clock.ms - checkedAt, config.LINK_CHECK_CACHE_MS + 1, 'the clock is exactly 1 ms past the bound since the check was made')
+  const past = await app.inject({ method: 'GET', url: opened.url })
+  t.equal(past.statusCode, 410, 'past the bound: 410')
+  t.same(past.json(), REVOKED_BODY)
+  t.equal(past.headers['cache-control'], 'no-store')
+  t.equal((await app.inject({ method: 'HEAD', url: opened.url })).statusCode, 410, 'HEAD too')
+
+  // a link never opened before its revocation has no cached check: 410 on its first request, no clock moved
+  const fresh = await expiringLink(200, 3600)
+  t.equal(await env.repos.links.revokeForOwner(fresh.row.id, enterprise.id, new Date(clock.ms)), true)
+  const first = await app.inject({ method: 'GET', url: fresh.url })
+  t.equal(first.statusCode, 410, 'a revoked link not cached: 410 at once')
+  t.same(first.json(), REVOKED_BODY)
+  t.equal(first.headers['cache-control'], 'no-store')
+
   // once also past its expiry, it is reported as expired (decided from the token, before the row is read)
-  clock.ms = link.expiresAt * 1000
-  t.same((await app.inject({ method: 'GET', url: link.url })).json(), EXPIRED_BODY)
+  clock.ms = opened.expiresAt * 1000
+  t.same((await app.inject({ method: 'GET', url: opened.url })).json(), EXPIRED_BODY)
 })
 
 t.test('with LINK_CHECK_CACHE_MS=0 a revocation shows on the very next request', async (t) => {
