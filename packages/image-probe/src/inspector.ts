@@ -36,6 +36,8 @@ export class ImageInspector {
   #parser: HeaderParser | undefined
   #header: ImageHeader | undefined
   #tail: Uint8Array = new Uint8Array(0)
+  /** Where the last copy of the format's end marker seen so far ends (an offset into the file). */
+  #lastTrailerEnd: number | undefined
   #rejection: ImageRejectedError | undefined
   #result: ProbeResult | undefined
 
@@ -69,6 +71,7 @@ export class ImageInspector {
       const within = chunk.length > allowed ? chunk.subarray(0, allowed) : chunk
       if (within.length > 0) {
         this.#readHeader(within)
+        this.#findTrailer(within)
         this.#bytes += within.length
         this.#rememberTail(within)
       }
@@ -93,7 +96,17 @@ export class ImageInspector {
       const trailerFollowsHeader = this.#bytes >= parser.headerEnd! + trailer.length
       const tailStart = this.#tail.length - trailer.length
       if (!trailerFollowsHeader || !trailer.every((byte, i) => this.#tail[tailStart + i] === byte)) {
-        throw invalidImage(`the ${this.#header.format.toUpperCase()} does not end with ${parser.trailerName}`)
+        const format = this.#header.format.toUpperCase()
+        // an end marker past the header that is not at the end: the file is whole, with bytes appended
+        const trailerEnd = this.#lastTrailerEnd
+        if (trailerEnd !== undefined && trailerEnd >= parser.headerEnd! + trailer.length && trailerEnd < this.#bytes) {
+          const extra = this.#bytes - trailerEnd
+          throw new ImageRejectedError(
+            'invalid_image',
+            `the file has data after its end marker: ${extra} ${extra === 1 ? 'byte' : 'bytes'} after the ${format}'s ${parser.trailerName.replace(/^an? /, '')}, where the image must end`,
+          )
+        }
+        throw invalidImage(`the ${format} does not end with ${parser.trailerName}`)
       }
       this.#result = { ...this.#header, bytes: this.#bytes }
       return this.#result
@@ -130,6 +143,27 @@ export class ImageInspector {
     if (firstByte === 0x89) return new PngHeaderParser()
     if (firstByte === 0xff) return new JpegHeaderParser(this.#maxHeaderBytes)
     throw unsupportedFormat()
+  }
+
+  /**
+   * Notes where the last copy of the end marker in the bytes so far ends, searching across chunk
+   * boundaries with the remembered tail, so that a file with bytes appended after its end marker
+   * is told apart from a cut-off one. Called before the bytes join the tail.
+   */
+  #findTrailer(bytes: Uint8Array): void {
+    const parser = this.#parser
+    if (parser === undefined) return
+    const { trailer } = parser
+    const inChunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).lastIndexOf(trailer)
+    if (inChunk >= 0) {
+      this.#lastTrailerEnd = this.#bytes + inChunk + trailer.length
+      return
+    }
+    // a marker split between the previous bytes and these: a small window, never a copy of the chunk
+    const carry = this.#tail.subarray(Math.max(0, this.#tail.length - (trailer.length - 1)))
+    const window = Buffer.concat([carry, bytes.subarray(0, trailer.length - 1)])
+    const across = window.lastIndexOf(trailer)
+    if (across >= 0) this.#lastTrailerEnd = this.#bytes - carry.length + across + trailer.length
   }
 
   #rememberTail(bytes: Uint8Array): void {

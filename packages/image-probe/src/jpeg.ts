@@ -46,7 +46,7 @@ export class JpegHeaderParser implements HeaderParser {
   /** FF D8 FF: SOI and the prefix of the first marker. */
   readonly signatureLength = 3
   readonly trailer = Uint8Array.of(MARKER_PREFIX, EOI)
-  readonly trailerName = 'an end-of-image marker'
+  readonly trailerName = 'an end-of-image (EOI) marker'
   headerEnd: number | undefined
   #position = 0
   #step: Step = { kind: 'soi' }

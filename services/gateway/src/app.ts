@@ -9,8 +9,9 @@ import type { GatewayConfig } from './config.js'
 import jwtPlugin from './plugins/external/jwt.js'
 import multipartPlugin from './plugins/external/multipart.js'
 import formBodyPlugin from './plugins/external/form-body.js'
+import jsonBodyPlugin from './plugins/external/json-body.js'
 import swaggerPlugin from './plugins/external/swagger.js'
-import errorsPlugin from './plugins/app/errors.js'
+import errorsPlugin, { frameworkErrorHandler, MAX_PARAM_LENGTH } from './plugins/app/errors.js'
 import databasePlugin from './plugins/app/database.js'
 import storagePlugin from './plugins/app/storage.js'
 import thumbnailQueuePlugin from './plugins/app/thumbnail-queue.js'
@@ -62,7 +63,9 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
     logger: loggerOptions({ name: 'gateway', level: config.LOG_LEVEL }),
     childLoggerFactory: lazyChildLoggerFactory,
     trustProxy: config.TRUST_PROXY,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // a malformed path or an overlong parameter answers in the API's error shape, like every error
+    frameworkErrors: frameworkErrorHandler,
     // a caller's request id is kept (when sane) so one id follows a request through every service
     ...requestIdOptions,
     bodyLimit: 64 * 1024,
@@ -74,6 +77,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   app.addSchema(AuthErrorResponse)
 
   await app.register(errorsPlugin)
+  await app.register(jsonBodyPlugin)
   await app.register(securityHeadersPlugin, { corsOrigins: config.CORS_ORIGINS })
   await app.register(swaggerPlugin)
   await app.register(jwtPlugin, { secret: config.JWT_SECRET })

@@ -189,7 +189,10 @@ t.test('custom: height and width required, whole, 1–4096, and a box the image 
   }
   // a 400×40 image is 10 px wide at its lowest (1 px high), so a narrower box cannot hold it
   const narrow = await upload('custom', tokens.admin, { title: 'box', image: image(await jpegImage(400, 40)), height: '100', width: '9' })
-  t.same([narrow.statusCode, narrow.json()], [400, { width: ['Ensure this value is greater than or equal to 10.'] }])
+  t.same([narrow.statusCode, narrow.json()], [
+    400,
+    { width: ['Ensure this value is greater than or equal to 10 for this image: it is 400×40, so even its 1 px high rendering is 10 px wide and a narrower box cannot hold it.'] },
+  ])
 })
 
 t.test('the list: one entry per upload, newest first, linking to that file at its real size', async (t) => {

@@ -36,6 +36,16 @@ export function mayUseRoute(kind: CompatRouteKind, account: UserWithTier): boole
   }
 }
 
+/**
+ * A box narrower than the image's 1 px high rendering cannot hold any rendering of it: DRF's words
+ * (which clients may match) with the minimum for this image, and why. Any width from 1 is valid
+ * for an image at most 1.5 times as wide as it is high; a wider image needs a wider box.
+ */
+export function narrowBoxMessage(displayed: { width: number; height: number }): string {
+  const narrowest = narrowestBoxWidth(displayed)
+  return `${DRF_MESSAGES.minValue(narrowest).replace(/\.$/, '')} for this image: it is ${displayed.width}×${displayed.height}, so even its 1 px high rendering is ${narrowest} px wide and a narrower box cannot hold it.`
+}
+
 export type CompatUploadOutcome =
   | { kind: 'ready' }
   /** Stored and queued, but the variant was not made within the wait: the work goes on. */
@@ -63,7 +73,7 @@ export async function createCompatUpload(
     const displayed = { width: upload.stored.image.displayWidth, height: upload.stored.image.displayHeight }
     const height = heightToFitInside(displayed, values.box!)
     if (height === undefined) {
-      return { kind: 'invalid', errors: { width: [DRF_MESSAGES.minValue(narrowestBoxWidth(displayed))] } }
+      return { kind: 'invalid', errors: { width: [narrowBoxMessage(displayed)] } }
     }
     variant = height
     requested = [height]

@@ -71,7 +71,9 @@ export function toRenditionFormatResource(settings: RenditionFormatSettings): Re
 /** A change that may owe thumbnails answers with the backfill it started, or null when nothing new is owed. */
 export const MaybeBackfill = Type.Union([BackfillResource, Type.Null()])
 
-export const TierIdParams = Type.Object({ id: Type.Integer({ description: 'Tier id' }) })
+/** Ids of rows with a Postgres `integer` key: anything outside it names no row, and must not reach the query. */
+export const INT4_ID = { minimum: 1, maximum: 2_147_483_647 } as const
+export const TierIdParams = Type.Object({ id: Type.Integer({ ...INT4_ID, description: 'Tier id' }) })
 export const UserIdParams = Type.Object({ id: Type.String({ description: 'User id' }) })
 
 /** Every admin route answers 401 without a token and 403 for someone who is not an admin. */

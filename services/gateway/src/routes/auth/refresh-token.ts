@@ -10,22 +10,27 @@ const refreshToken: FastifyPluginAsyncTypebox<{ perIp: number }> = async (app, l
     '/api/token/refresh/',
     {
       preHandler: app.rateLimited({ name: 'login-ip', limit: limits.perIp, key: (request) => request.ip }),
+      // as the token route: DRF's shapes, the body checked by the handler
+      config: { errorShape: 'drf', requiredFields: ['refresh'] },
+      validatorCompiler: () => () => true,
       schema: {
         tags: ['auth'],
         summary: 'Exchange a refresh token for a new access token',
         body: Type.Object({ refresh: Type.Optional(Type.Unknown()) }),
         response: {
           200: Type.Object({ access: Type.String() }),
-          400: Type.Record(Type.String(), Type.Array(Type.String())),
+          400: Type.Union([Type.Record(Type.String(), Type.Array(Type.String())), Type.Object({ detail: Type.String() })]),
           401: Type.Object({ detail: Type.String(), code: Type.String() }),
+          405: Type.Object({ detail: Type.String() }),
+          415: Type.Object({ detail: Type.String() }),
           429: Type.Ref('Error'),
         },
       },
     },
     async (request, reply) => {
-      const body = (request.body ?? {}) as Record<string, unknown>
-      const errors = requiredFieldErrors(body, ['refresh'])
+      const errors = requiredFieldErrors(request.body, ['refresh'])
       if (errors) return reply.code(400).send(errors)
+      const body = request.body as Record<string, unknown>
       let claims: TokenClaims
       try {
         claims = app.jwt.verify<TokenClaims>(String(body.refresh))

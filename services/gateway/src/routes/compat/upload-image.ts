@@ -58,6 +58,8 @@ const uploadCompatImage: FastifyPluginAsyncTypebox<CompatUploadRouteOptions> = a
             { name: 'upload-ip', limit: options.perIpPerWindow, key: (request) => request.ip },
           ),
         ],
+        // every error in DRF's shapes ({"image": [...]} or {"detail": ...}), as the form's own errors
+        config: { errorShape: 'drf' },
         // the body is a stream read by the handler; this schema documents it and is not used to validate
         validatorCompiler: () => () => true,
         schema: {
@@ -76,10 +78,12 @@ const uploadCompatImage: FastifyPluginAsyncTypebox<CompatUploadRouteOptions> = a
           }),
           response: {
             201: Type.Object({ status: Type.Literal('Uploaded') }),
-            400: CompatFieldErrors,
+            400: Type.Union([CompatFieldErrors, CompatDetail]),
             401: Type.Ref('AuthError'),
             403: CompatDetail,
-            413: CompatFieldErrors,
+            405: CompatDetail,
+            413: Type.Union([CompatFieldErrors, CompatDetail]),
+            415: CompatDetail,
             429: Type.Ref('Error'),
             503: CompatDetail,
           },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import { ImageRejectedError } from '@imageapi/image-probe'
-import { ApiError } from '../../plugins/app/errors.js'
+import { ApiError, UPLOAD_MEDIA_TYPE_MESSAGE } from '../../plugins/app/errors.js'
 import { receiveUpload } from '../../services/receive-upload.js'
 import { createImage } from '../../services/create-image.js'
 import { toImageResource } from '../../services/image-resource.js'
@@ -61,7 +61,7 @@ const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, o
       },
     },
     async (request, reply) => {
-      if (!request.isMultipart()) throw new ApiError(415, 'the request must be multipart/form-data with an "image" file', 'image')
+      if (!request.isMultipart()) throw new ApiError(415, UPLOAD_MEDIA_TYPE_MESSAGE, 'image')
       const upload = await receiveUpload(app, request, limits).catch((error: unknown) => {
         app.uploadMetrics.uploads.inc({ outcome: rejectionOutcome(error) })
         throw error

@@ -11,6 +11,8 @@ const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
     '/api/images/:id/links',
     {
       preHandler: app.authenticate,
+      // null and true would be coerced to 0 and 1 and told "must be >= 300"
+      config: { fieldMessages: { seconds: `seconds must be an integer (a whole number of seconds) from ${EXPIRING_LINK_SECONDS.min} to ${EXPIRING_LINK_SECONDS.max}` } },
       schema: {
         tags: ['links'],
         summary: 'Create a link to one variant of your image that expires',
