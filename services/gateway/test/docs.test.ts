@@ -72,6 +72,24 @@ t.test('GET /docs/json is an OpenAPI 3 document generated from the route schemas
     t.match(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer' })
   })
 
+  t.test('the Django-compatible routes are documented under the compat tag, marked deprecated', async (t) => {
+    const compat: Record<string, string> = {
+      '/api/upload/small/': 'post',
+      '/api/upload/medium/': 'post',
+      '/api/upload/orginal/': 'post',
+      '/api/upload/original/': 'post',
+      '/api/upload/custom/': 'post',
+      '/api/list/': 'get',
+    }
+    for (const [path, method] of Object.entries(compat)) {
+      const operation = doc.paths[path]?.[method]
+      t.ok(operation, `${method.toUpperCase()} ${path} is documented`)
+      t.same(operation?.tags, ['compat'], `${path}: tagged compat`)
+      t.equal(operation?.deprecated, true, `${path}: deprecated for new clients`)
+    }
+    t.ok(doc.tags.some((tag: { name: string; description?: string }) => tag.name === 'compat' && /Django/.test(tag.description ?? '')), 'the compat tag says what the routes are')
+  })
+
   t.test('POST /api/images: a multipart body with a required binary `image`, answering 201 with an image', async (t) => {
     const upload = doc.paths['/api/images'].post
     const body = upload.requestBody.content['multipart/form-data']?.schema as SchemaObject | undefined
