@@ -1,5 +1,6 @@
 export { hashPassword, verifyPassword } from './passwords.js'
 export { AccountError } from './errors.js'
+export { checkEmail, normalizeEmail, EMAIL_LOCAL_PART_MAX_LENGTH, EMAIL_MAX_LENGTH } from './emails.js'
 export {
   createAccount,
   ensureAdmin,

@@ -72,9 +72,13 @@ export async function findTier(repos: Repositories, id: number): Promise<TierWit
   return tier
 }
 
-/** Tiers are addressed by name where people type them: the CLI, a user's tier, a filter. */
+/**
+ * Tiers are addressed by name where people type them: the CLI, a user's tier, a filter, a backfill.
+ * Case is ignored (as it is for uniqueness: "basic" finds Basic), and so are surrounding spaces;
+ * the tier keeps the name as it was written.
+ */
 export async function findTierByName(repos: Repositories, name: string): Promise<Tier> {
-  const tier = await repos.tiers.findByName(name)
+  const tier = await repos.tiers.findByName(name.trim())
   if (!tier) throw new AccountError('tier', `there is no tier named ${JSON.stringify(name)}`)
   return tier
 }

@@ -1,16 +1,10 @@
 import type { Backfill, Repositories, User, UserPage, UserSummary } from '@imageapi/db'
 import { AccountError } from './errors.js'
 import { hashPassword } from './passwords.js'
+import { checkEmail } from './emails.js'
 import { findTierByName } from './tiers.js'
 
-const EMAIL = /^[^\s@]+@[^\s@]+$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-function checkEmail(email: string): string {
-  const normalized = email.trim().toLowerCase()
-  if (!EMAIL.test(normalized) || normalized.length > 254) throw new AccountError('email', 'email must be an email address')
-  return normalized
-}
 
 function checkPassword(password: string): void {
   if (password.length < 5) throw new AccountError('password', 'password must be at least 5 characters')
@@ -86,6 +80,13 @@ export async function updateAccount(repos: Repositories, id: string, changes: Ac
     ...(changes.isActive !== undefined ? { isActive: changes.isActive } : {}),
   })
   if (!updated) throw new AccountError('id', 'user not found', 'not_found')
+  // A new password or a deactivation voids every token issued before, at once (their `ver` claim
+  // no longer matches), and ends every session; reactivating later revives none of them.
+  const tokensVoidedBy = changes.password !== undefined ? 'password_changed' : changes.isActive === false ? 'deactivated' : undefined
+  if (tokensVoidedBy) {
+    await repos.users.bumpTokenVersion(current.id)
+    await repos.sessions.endAllForUser(current.id, tokensVoidedBy, new Date())
+  }
   return { user: await findAccount(repos, current.id), backfill: updated.backfill }
 }
 

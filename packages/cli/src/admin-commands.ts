@@ -2,7 +2,7 @@ import { exitOnConfigError, loadConfig, Type } from '@imageapi/config'
 import { databaseEnvSchema } from '@imageapi/db'
 import { queueEnvSchema, redisTargetFromConfig } from '@imageapi/queue'
 import { tierRulesEnvSchema, tierRulesFromConfig } from '@imageapi/accounts'
-import type { AdminContext } from './admin-context.js'
+import { terminalSafe, type AdminContext } from './admin-context.js'
 import type { Print } from './commands.js'
 import { backfillCommand } from './backfill-commands.js'
 import { tiersCommand } from './tier-commands.js'
@@ -26,7 +26,8 @@ export async function runAdminCommand(command: keyof typeof COMMANDS, args: stri
       queuePrefix: config.QUEUE_PREFIX,
       tierRules: tierRulesFromConfig(config),
       print,
-      progress: { write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true },
+      // the bar redraws itself with \r; nothing else raw reaches the terminal
+      progress: { write: (text) => process.stdout.write(terminalSafe(text, '\r\n')), isTTY: process.stdout.isTTY === true },
       pollMs: 500,
       queueTimeoutMs: 5_000,
     }

@@ -43,8 +43,31 @@ export function parseHeights(value: string | undefined): number[] | undefined {
 
 export const yesNo = (value: boolean) => (value ? 'yes' : 'no')
 
-/** Left-aligned columns, for lists a person reads. */
+/**
+ * What a terminal must never receive raw from data: C0 controls (ESC starts the escape sequences
+ * that recolour, retitle or rewrite a screen), DEL, C1 controls (U+009B is a one-character CSI),
+ * and the Unicode marks that reorder or break lines (bidi overrides, line/paragraph separators).
+ */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+function escapeCharacter(character: string): string {
+  const code = character.charCodeAt(0)
+  return code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+}
+
+/**
+ * The text with every control character written as an escape (`\x1b`, `\u009b`), so what reaches the
+ * terminal is only printable text. `keep` lists the controls the output itself means (a newline
+ * between lines of a message, the `\r` that redraws a progress bar); values in tables keep none.
+ */
+export function terminalSafe(text: string, keep = ''): string {
+  return text.replace(UNPRINTABLE, (character) => (keep.includes(character) ? character : escapeCharacter(character)))
+}
+
+/** Left-aligned columns, for lists a person reads; control characters in values are escaped (and counted as written). */
 export function formatTable(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
-  return rows.map((row) => row.map((value, column) => value.padEnd(widths[column]!)).join('  ').trimEnd())
+  const safe = rows.map((row) => row.map((value) => terminalSafe(value)))
+  const widths = safe[0]!.map((_, column) => Math.max(...safe.map((row) => row[column]!.length)))
+  return safe.map((row) => row.map((value, column) => value.padEnd(widths[column]!)).join('  ').trimEnd())
 }

@@ -1,4 +1,4 @@
-import { AccountError, createAccount, ensureAdmin } from '@imageapi/accounts'
+import { AccountError, createAccount, ensureAdmin, findAccount } from '@imageapi/accounts'
 import { createDatabase, createRepositories, migrateToLatest } from '@imageapi/db'
 import { ensureDatabaseExists } from './ensure-database.js'
 
@@ -37,7 +37,9 @@ export async function initAdmin(databaseUrl: string, admin: { email: string; pas
 export async function createUser(databaseUrl: string, user: { email: string; password: string; tier: string; admin: boolean }, print: Print): Promise<void> {
   await withRepositories(databaseUrl, async (repos) => {
     const created = await createAccount(repos, { email: user.email, password: user.password, tierName: user.tier, isAdmin: user.admin })
-    print(`created ${created.is_admin ? 'admin' : 'user'} ${created.email} on tier ${user.tier}`)
+    // the tier as it is named (--tier premium finds Premium)
+    const { tier_name } = await findAccount(repos, created.id)
+    print(`created ${created.is_admin ? 'admin' : 'user'} ${created.email} on tier ${tier_name}`)
   })
 }
 

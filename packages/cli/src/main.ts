@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { exitOnConfigError, loadConfig, Type } from '@imageapi/config'
 import { databaseEnvSchema, databaseMigrationEnvSchema } from '@imageapi/db'
 import { AccountError, createUser, DEFAULT_ADMIN, initAdmin, migrate } from './commands.js'
-import { parseYesNo, UsageError } from './admin-context.js'
+import { parseYesNo, terminalSafe, UsageError } from './admin-context.js'
 
 const USAGE = `usage: imageapi <command> [options]
 
@@ -30,8 +30,10 @@ environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/imageapi),
 (migrate only; default DATABASE_URL); for the admin
 commands also REDIS_URL or REDIS_CLUSTER_NODES, QUEUE_PREFIX, TIER_HEIGHT_MIN, TIER_HEIGHT_MAX (as the gateway's)`
 
+// Everything printed passes through terminalSafe: an email, a tier name or an error message may carry
+// escape sequences meant for the admin's terminal; lines of a message keep their newlines and tabs.
 function fail(message: string): never {
-  process.stderr.write(`${message}\n`)
+  process.stderr.write(`${terminalSafe(message, '\n\t')}\n`)
   process.exit(1)
 }
 
@@ -45,7 +47,7 @@ try {
 } catch (error) {
   exitOnConfigError(error)
 }
-const print = (line: string) => process.stdout.write(`${line}\n`)
+const print = (line: string) => process.stdout.write(`${terminalSafe(line, '\n\t')}\n`)
 
 try {
   switch (command) {

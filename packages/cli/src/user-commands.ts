@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { AccountError, createAccount, listAccounts, updateAccount } from '@imageapi/accounts'
+import { AccountError, createAccount, findAccount, listAccounts, normalizeEmail, updateAccount } from '@imageapi/accounts'
 import { formatTable, yesNo, parseYesNo, UsageError, type AdminContext } from './admin-context.js'
 import { followBackfill } from './backfill-commands.js'
 import { withRepositories } from './commands.js'
@@ -44,12 +44,14 @@ export async function usersCommand(args: string[], context: AdminContext): Promi
         const missing = (['email', 'password', 'tier'] as const).filter((name) => values[name] === undefined)
         if (missing.length) throw new UsageError(`users create needs ${missing.map((name) => `--${name}`).join(', ')}`)
         const user = await createAccount(repos, { email: values.email!, password: values.password!, tierName: values.tier!, isAdmin: isAdmin ?? false })
-        context.print(`created ${user.is_admin ? 'admin' : 'user'} ${user.email} on tier ${values.tier}`)
+        // the tier as it is named (--tier premium finds Premium)
+        const { tier_name } = await findAccount(repos, user.id)
+        context.print(`created ${user.is_admin ? 'admin' : 'user'} ${user.email} on tier ${tier_name}`)
         return
       }
       case 'update': {
         if (positionals.length !== 1) throw new UsageError("users update needs the user's email")
-        const current = await repos.users.findByEmail(positionals[0]!.trim())
+        const current = await repos.users.findByEmail(normalizeEmail(positionals[0]!))
         if (!current) throw new AccountError('email', `there is no user with email ${positionals[0]}`, 'not_found')
         const { user, backfill } = await updateAccount(repos, current.id, {
           ...(values.email !== undefined ? { email: values.email } : {}),

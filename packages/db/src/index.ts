@@ -8,6 +8,7 @@ export { ImagesRepository, type ImageWithThumbnails, type ImagePage, type ImageF
 export { ThumbnailsRepository, renditionName, type OwedRendition, type ReadyRendition, type ReadyThumbnail, type ThumbnailWork } from './repositories/thumbnails.js'
 export { RenditionFormatsRepository, type RenditionFormatChange } from './repositories/rendition-formats.js'
 export { LinksRepository } from './repositories/links.js'
+export { SessionsRepository, type NewSession, type SessionSummary, type SessionPage, type RotateResult } from './repositories/sessions.js'
 export { ObjectDeletionsRepository } from './repositories/object-deletions.js'
 export {
   CompatUploadsRepository,

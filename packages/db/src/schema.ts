@@ -27,6 +27,8 @@ export interface UsersTable {
   tier_id: number
   is_admin: ColumnType<boolean, boolean | undefined, boolean>
   is_active: ColumnType<boolean, boolean | undefined, boolean>
+  /** In every token as `ver`; bumped (password change, deactivation, sign-out everywhere) to void all issued before. */
+  token_version: ColumnType<number, number | undefined, number>
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -135,6 +137,24 @@ export interface ObjectDeletionsTable {
   created_at: Timestamp
 }
 
+export type SessionEndReason = 'logout' | 'revoked' | 'refresh_reused' | 'password_changed' | 'deactivated' | 'signed_out_everywhere'
+
+/** A sign-in: its refresh tokens rotate within it; ended by logout, revocation, reuse or a user-wide event. */
+export interface SessionsTable {
+  id: Generated<string>
+  user_id: string
+  /** The id (jti) of the session's current refresh token; any earlier one is used. */
+  refresh_jti: string
+  created_at: Timestamp
+  last_used_at: Timestamp
+  /** When the current refresh token expires; slides on each refresh. */
+  expires_at: Date
+  user_agent: string | null
+  address: string | null
+  ended_at: ColumnType<Date | null, Date | null | undefined, Date | null>
+  ended_reason: ColumnType<SessionEndReason | null, SessionEndReason | null | undefined, SessionEndReason | null>
+}
+
 export interface Database {
   tiers: TiersTable
   users: UsersTable
@@ -146,6 +166,7 @@ export interface Database {
   backfills: BackfillsTable
   rendition_formats: RenditionFormatsTable
   renditions: RenditionsTable
+  sessions: SessionsTable
 }
 
 export type Tier = Selectable<TiersTable>
@@ -161,3 +182,4 @@ export type Link = Selectable<LinksTable>
 export type Backfill = Selectable<BackfillsTable>
 export type RenditionFormatSettings = Selectable<RenditionFormatsTable>
 export type Rendition = Selectable<RenditionsTable>
+export type Session = Selectable<SessionsTable>

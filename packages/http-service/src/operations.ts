@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { BoundHistogram } from './bound-metrics.js'
 
@@ -21,7 +21,10 @@ export type ReadinessCheck = () => Promise<unknown>
 export interface OperationsOptions {
   /** Dependencies by name (postgres, redis, storage), probed by /readyz. */
   checks: Record<string, ReadinessCheck>
-  /** When set, /metrics wants `Authorization: Bearer <token>`. */
+  /**
+   * When set, /metrics and /readyz want `Authorization: Bearer <token>` (readiness names hosts,
+   * buckets and refused credentials); /healthz stays public for health checks.
+   */
   metricsToken?: string
   /** How long one readiness probe may take before it counts as down. */
   checkTimeoutMs?: number
@@ -86,8 +89,21 @@ export const operations = fp<OperationsOptions>(
     })
 
     const hidden = { schema: { hide: true }, logLevel: 'warn' as const }
+    const metricsToken = options.metricsToken
+    // only on the two routes that want it: the other routes pay nothing
+    const tokenRequired = metricsToken
+      ? {
+          onRequest: (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+            if (tokenMatches(request.headers.authorization, metricsToken)) return done()
+            reply
+              .code(401)
+              .header('www-authenticate', 'Bearer realm="metrics"')
+              .send({ statusCode: 401, error: 'Unauthorized', message: `${request.routeOptions.url} needs the metrics token: Authorization: Bearer <METRICS_TOKEN>` })
+          },
+        }
+      : {}
     app.get('/healthz', hidden, async () => ({ status: 'ok' }))
-    app.get('/readyz', hidden, async (_request, reply) => {
+    app.get('/readyz', { ...hidden, ...tokenRequired }, async (_request, reply) => {
       const names = Object.keys(options.checks)
       const results = await Promise.allSettled(names.map((name) => withTimeout(options.checks[name]!(), options.checkTimeoutMs ?? 2_000)))
       const failed = names.flatMap((name, i) => {
@@ -102,10 +118,7 @@ export const operations = fp<OperationsOptions>(
         checks: Object.fromEntries(names.map((n, i) => [n, results[i]!.status === 'fulfilled' ? 'ok' : 'down'])),
       })
     })
-    app.get('/metrics', hidden, async (request, reply) => {
-      if (options.metricsToken && !tokenMatches(request.headers.authorization, options.metricsToken)) {
-        return reply.code(401).header('www-authenticate', 'Bearer realm="metrics"').send({ statusCode: 401, error: 'Unauthorized', message: 'metrics need the metrics token' })
-      }
+    app.get('/metrics', { ...hidden, ...tokenRequired }, async (_request, reply) => {
       return reply.header('content-type', registry.contentType).send(await registry.metrics())
     })
   },

@@ -47,7 +47,10 @@ async function refreshAccess() {
     body: JSON.stringify({ refresh: tokens.refresh }),
   })
   if (!response.ok) return false
-  tokens = { ...tokens, access: (await response.json()).access }
+  // refresh tokens rotate: the answer carries the next one beside the access token, and reusing
+  // the old one would end this session
+  const { access, refresh } = await response.json()
+  tokens = { ...tokens, access, ...(refresh ? { refresh } : {}) }
   sessionStorage.setItem(TOKENS, JSON.stringify(tokens))
   // the queue dashboard's cookie lives as long as an access token: renew it with the token
   await fetch('/api/admin/session', { method: 'POST', headers: { authorization: `Bearer ${tokens.access}` } })

@@ -24,6 +24,9 @@ import securityHeadersPlugin from './plugins/external/security-headers.js'
 import { AuthErrorResponse, ErrorResponse } from './routes/schemas.js'
 import obtainToken from './routes/auth/obtain-token.js'
 import refreshToken from './routes/auth/refresh-token.js'
+import logout from './routes/auth/logout.js'
+import listSessions from './routes/sessions/list-sessions.js'
+import endSession from './routes/sessions/end-session.js'
 import uploadImage from './routes/images/upload-image.js'
 import listImages from './routes/images/list-images.js'
 import getImage from './routes/images/get-image.js'
@@ -102,6 +105,9 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(formBodyPlugin)
   await app.register(obtainToken, { perIp: config.LOGIN_RATE_LIMIT_PER_IP, perEmail: config.LOGIN_RATE_LIMIT_PER_EMAIL })
   await app.register(refreshToken, { perIp: config.LOGIN_RATE_LIMIT_PER_IP })
+  await app.register(logout, { perIp: config.LOGIN_RATE_LIMIT_PER_IP })
+  await app.register(listSessions)
+  await app.register(endSession)
   const uploadOptions = {
     maxBytes: config.UPLOAD_MAX_BYTES,
     maxPixels: config.UPLOAD_MAX_PIXELS,
@@ -116,7 +122,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(listImages)
   await app.register(getImage)
   await app.register(deleteImage)
-  await app.register(createExpiringLink)
+  await app.register(createExpiringLink, { maxLivePerImage: config.LINK_MAX_LIVE_PER_IMAGE })
   await app.register(listExpiringLinks)
   await app.register(revokeExpiringLink)
   await app.register(forwardViewLinks, { linksUrl: config.LINKS_URL })

@@ -28,7 +28,11 @@ export const gatewayEnvSchema = Type.Object({
   VIEW_ANSWER_CACHE_BYTES: Type.Integer({ minimum: 0, default: 32 * MiB }),
   /** Answers larger than this always stream through from the links service. */
   VIEW_ANSWER_CACHE_MAX_OBJECT_BYTES: Type.Integer({ minimum: 0, default: 256 * 1024 }),
-  /** Base of the URLs put in responses, e.g. https://img.example.com; derived from the request when unset. */
+  /**
+   * Base of every URL put in answers (view links, page links), e.g. https://img.example.com; required
+   * when NODE_ENV=production. Never taken from a request (Host, X-Forwarded-Host/Proto, even behind
+   * TRUST_PROXY): when unset (development), the address the server actually listens on.
+   */
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^?#]+$' })),
   TRUST_PROXY: Type.Boolean({ default: false }),
   UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 25 * MiB }),
@@ -52,6 +56,11 @@ export const gatewayEnvSchema = Type.Object({
    * 503 "still processing": that API's clients open the link as soon as the upload answers.
    */
   COMPAT_UPLOAD_WAIT_MS: Type.Integer({ minimum: 0, maximum: 120_000, default: 15_000 }),
+  /**
+   * Live (unexpired, unrevoked) expiring links one image may have; creating one more answers 409
+   * until one is revoked or expires.
+   */
+  LINK_MAX_LIVE_PER_IMAGE: Type.Integer({ minimum: 1, maximum: 100_000, default: 100 }),
   /** Bounds of the thumbnail heights an admin may give a tier (TIER_HEIGHT_MIN, TIER_HEIGHT_MAX). */
   ...tierRulesEnvSchema,
 })
@@ -67,7 +76,8 @@ export interface GatewayConfig extends GatewayEnv {
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const config = loadConfig(gatewayEnvSchema, env)
-  requireInProduction(env, ['JWT_SECRET', 'LINK_SIGNING_KEYS', 'S3_ENDPOINT'])
+  // PUBLIC_URL: links are never built from a request's Host; METRICS_TOKEN: /metrics and /readyz are not public
+  requireInProduction(env, ['JWT_SECRET', 'LINK_SIGNING_KEYS', 'S3_ENDPOINT', 'PUBLIC_URL', 'METRICS_TOKEN'])
   tierRulesFromConfig(config)
   return {
     ...config,

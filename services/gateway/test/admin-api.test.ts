@@ -181,7 +181,7 @@ t.test('users: update email, password and rights; the last active admin stays an
   t.match(lastAdmin.json(), { field: 'is_active', message: /only active admin/ })
 })
 
-t.test('a deactivated user’s tokens stop working at once, and work again once reactivated', async (t) => {
+t.test('a deactivated user’s tokens stop working at once, and stay void once reactivated (issue 18)', async (t) => {
   const user = await createTestUser(env.repos, 'Basic')
   const tokens = await login(app, user.email, user.password)
   t.equal((await as(tokens.access, { method: 'GET', url: '/api/images' })).statusCode, 200)
@@ -196,5 +196,6 @@ t.test('a deactivated user’s tokens stop working at once, and work again once 
   t.equal((await app.inject({ method: 'POST', url: '/api/token/', payload: { email: user.email, password: user.password } })).statusCode, 401, 'no sign-in')
 
   await asAdmin({ method: 'PATCH', url: `/api/admin/users/${user.user.id}`, payload: { is_active: true } })
-  t.equal((await as(tokens.access, { method: 'GET', url: '/api/images' })).statusCode, 200)
+  t.equal((await as(tokens.access, { method: 'GET', url: '/api/images' })).statusCode, 401, 'reactivation revives no token issued before')
+  t.equal((await as((await login(app, user.email, user.password)).access, { method: 'GET', url: '/api/images' })).statusCode, 200, 'a new sign-in works')
 })

@@ -5,6 +5,7 @@ import * as admin from './0003_admin.js'
 import * as compat from './0004_compat.js'
 import * as imagesSeqNotUnique from './0005_images_seq_not_unique.js'
 import * as renditions from './0006_renditions.js'
+import * as sessions from './0007_sessions.js'
 
 /** Listed in code (not read from a folder) so the migrator works the same from src and from dist. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_compat': compat,
   '0005_images_seq_not_unique': imagesSeqNotUnique,
   '0006_renditions': renditions,
+  '0007_sessions': sessions,
 }

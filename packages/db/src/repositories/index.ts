@@ -6,6 +6,7 @@ import { ImagesRepository } from './images.js'
 import { LinksRepository } from './links.js'
 import { ObjectDeletionsRepository } from './object-deletions.js'
 import { RenditionFormatsRepository } from './rendition-formats.js'
+import { SessionsRepository } from './sessions.js'
 import { ThumbnailsRepository } from './thumbnails.js'
 import { TiersRepository } from './tiers.js'
 import { UsersRepository } from './users.js'
@@ -20,6 +21,7 @@ export interface Repositories {
   compatUploads: CompatUploadsRepository
   backfills: BackfillsRepository
   renditionFormats: RenditionFormatsRepository
+  sessions: SessionsRepository
 }
 
 export function createRepositories(db: Kysely<Database>): Repositories {
@@ -33,5 +35,6 @@ export function createRepositories(db: Kysely<Database>): Repositories {
     compatUploads: new CompatUploadsRepository(db),
     backfills: new BackfillsRepository(db),
     renditionFormats: new RenditionFormatsRepository(db),
+    sessions: new SessionsRepository(db),
   }
 }

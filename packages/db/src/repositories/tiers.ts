@@ -16,11 +16,29 @@ function distinctAscending(heights: readonly number[]): number[] {
   return [...new Set(heights)].sort((a, b) => a - b)
 }
 
+/** Tier names compare ignoring case, by Postgres's lower() on both sides: lookups and uniqueness agree. */
+function sameName(name: string) {
+  return sql<boolean>`lower(name) = lower(${name})`
+}
+
 export class TiersRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
+  /**
+   * The tier with this name, case ignored (`lower(name) = lower($1)`), as names are unique ignoring
+   * case; should two older ones differ only in case, the exact spelling wins, then the first made.
+   */
   findByName(name: string): Promise<Tier | undefined> {
-    return this.db.selectFrom('tiers').selectAll().where('name', '=', name).executeTakeFirst()
+    // no text column holds a NUL, and Postgres refuses one as a parameter
+    if (name.includes('\0')) return Promise.resolve(undefined)
+    return this.db
+      .selectFrom('tiers')
+      .selectAll()
+      .where(sameName(name))
+      .orderBy(sql`name = ${name}`, 'desc')
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst()
   }
 
   findById(id: number): Promise<Tier | undefined> {
@@ -56,7 +74,8 @@ export class TiersRepository {
 
   /** Whether another tier has this name, ignoring case: "basic" next to "Basic" would only confuse. */
   async nameTaken(name: string, exceptId?: number): Promise<boolean> {
-    let query = this.db.selectFrom('tiers').select('id').where(sql<string>`lower(name)`, '=', name.toLowerCase())
+    if (name.includes('\0')) return false
+    let query = this.db.selectFrom('tiers').select('id').where(sameName(name))
     if (exceptId !== undefined) query = query.where('id', '<>', exceptId)
     return (await query.executeTakeFirst()) !== undefined
   }

@@ -5,7 +5,7 @@ import { retierThumbnails } from './backfills.js'
 export type UserWithTier = User & { tier: Tier }
 
 /** A user as an admin sees one: no password hash; the tier's name and how many images they have. */
-export type UserSummary = Omit<User, 'password_hash'> & { tier_name: string; images: number }
+export type UserSummary = Omit<User, 'password_hash' | 'token_version'> & { tier_name: string; images: number }
 
 export interface UserPage {
   users: UserSummary[]
@@ -30,6 +30,8 @@ export class UsersRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   findByEmail(email: string): Promise<User | undefined> {
+    // no email holds a NUL, and Postgres refuses one as a parameter: a login with one is a miss, not a 500
+    if (email.includes('\0')) return Promise.resolve(undefined)
     return this.db.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst()
   }
 
@@ -78,6 +80,20 @@ export class UsersRepository {
       .executeTakeFirstOrThrow()
   }
 
+  /**
+   * Voids every access and refresh token issued to the user so far (their `ver` claim no longer
+   * matches); the new version, or undefined when there is no such user.
+   */
+  async bumpTokenVersion(id: string): Promise<number | undefined> {
+    const row = await this.db
+      .updateTable('users')
+      .set((eb) => ({ token_version: eb('token_version', '+', 1) }))
+      .where('id', '=', id)
+      .returning('token_version')
+      .executeTakeFirst()
+    return row?.token_version
+  }
+
   async setActive(id: string, active: boolean): Promise<void> {
     await this.db.updateTable('users').set({ is_active: active, updated_at: new Date() }).where('id', '=', id).execute()
   }
@@ -88,6 +104,8 @@ export class UsersRepository {
 
   /** Users in email order, a keyset page at a time; optionally one tier's, or those whose email contains a text. */
   async list(options: { limit: number; afterEmail?: string; tierId?: number; emailContains?: string }): Promise<UserPage> {
+    // a NUL, which Postgres refuses as a parameter, is in no email: nothing contains it
+    if (options.emailContains?.includes('\0')) return { users: [], nextAfterEmail: null }
     let query = this.selectSummary()
     if (options.tierId !== undefined) query = query.where('users.tier_id', '=', options.tierId)
     if (options.emailContains) query = query.where('users.email', 'like', `%${escapeLike(options.emailContains.toLowerCase())}%`)

@@ -18,6 +18,7 @@ export default fp(
         },
         tags: [
           { name: 'auth', description: 'Access and refresh tokens' },
+          { name: 'sessions', description: 'Your signed-in sessions (one per sign-in, kept by its rotating refresh token): list them, end one' },
           { name: 'images', description: 'Upload, list and delete images' },
           { name: 'links', description: 'Signed view links' },
           { name: 'admin', description: 'Tiers, users, backfills and the thumbnail queue; admins only (others get 403)' },

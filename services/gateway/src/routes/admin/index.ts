@@ -10,6 +10,7 @@ import createUser from './users/create-user.js'
 import getUser from './users/get-user.js'
 import updateUser from './users/update-user.js'
 import deactivateUser from './users/deactivate-user.js'
+import signOutUser from './users/sign-out-user.js'
 import listBackfills from './backfills/list-backfills.js'
 import getBackfill from './backfills/get-backfill.js'
 import createBackfill from './backfills/create-backfill.js'
@@ -42,6 +43,7 @@ const admin: FastifyPluginAsync<{ tierRules: TierRules }> = async (app, options)
     await api.register(getUser)
     await api.register(updateUser)
     await api.register(deactivateUser)
+    await api.register(signOutUser)
     await api.register(listBackfills)
     await api.register(getBackfill)
     await api.register(createBackfill)

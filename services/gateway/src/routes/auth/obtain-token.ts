@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import { verifyPassword } from '@imageapi/accounts'
+import { noStore } from './no-store.js'
 
 // The shapes the API we replace answers with; its clients depend on them.
 export const BAD_CREDENTIALS = { detail: 'No active account found with the given credentials' }
@@ -64,9 +65,12 @@ const obtainToken: FastifyPluginAsyncTypebox<LoginLimits> = async (app, limits) 
       // body, or one that is not an object, answers field errors as there rather than "body must be object"
       config: { errorShape: 'drf', requiredFields: ['email', 'password'] },
       validatorCompiler: () => () => true,
+      onSend: noStore,
       schema: {
         tags: ['auth'],
         summary: 'Exchange email and password for an access and a refresh token',
+        description:
+          'Starts a session (listed by `GET /api/sessions`): the refresh token belongs to it, and rotates on each refresh. Answers carry `Cache-Control: no-store`.',
         body: Type.Object({ email: Type.Optional(Type.Unknown()), password: Type.Optional(Type.Unknown()) }, { examples: [{ email: 'user@example.com', password: 'secret' }] }),
         response: { 200: TokenPair, 400: Type.Union([FieldErrors, Detail]), 401: Detail, 405: Detail, 415: Detail, 429: Type.Ref('Error') },
       },
@@ -79,7 +83,7 @@ const obtainToken: FastifyPluginAsyncTypebox<LoginLimits> = async (app, limits) 
       // the password is checked even without a user, so a miss costs the same time as a hit
       const passwordOk = await verifyPassword(user?.password_hash, String(body.password))
       if (!user || !passwordOk || !user.is_active) return reply.code(401).send(BAD_CREDENTIALS)
-      return app.issueTokens(user.id)
+      return app.startSession(user, request)
     },
   )
 }

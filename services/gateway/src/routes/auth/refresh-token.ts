@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
-import type { TokenClaims } from '../../plugins/app/authenticate.js'
 import { requiredFieldErrors } from './obtain-token.js'
+import { noStore } from './no-store.js'
 
 export const REFRESH_NOT_VALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' }
 
@@ -13,12 +13,17 @@ const refreshToken: FastifyPluginAsyncTypebox<{ perIp: number }> = async (app, l
       // as the token route: DRF's shapes, the body checked by the handler
       config: { errorShape: 'drf', requiredFields: ['refresh'] },
       validatorCompiler: () => () => true,
+      onSend: noStore,
       schema: {
         tags: ['auth'],
-        summary: 'Exchange a refresh token for a new access token',
+        summary: 'Exchange a refresh token for a new access token and a new refresh token',
+        description:
+          'Rotates, as simplejwt does with ROTATE_REFRESH_TOKENS: the answer carries a new `refresh` beside `access`, and the refresh token sent is used up. ' +
+          'Sending a used refresh token again (it was copied) ends its whole session: every token of it, the newest included, answers 401 from then on. ' +
+          "A refresh token of an ended session (logout, revoked, password changed, deactivated, signed out everywhere) answers 401. Answers carry `Cache-Control: no-store`.",
         body: Type.Object({ refresh: Type.Optional(Type.Unknown()) }),
         response: {
-          200: Type.Object({ access: Type.String() }),
+          200: Type.Object({ access: Type.String(), refresh: Type.String() }),
           400: Type.Union([Type.Record(Type.String(), Type.Array(Type.String())), Type.Object({ detail: Type.String() })]),
           401: Type.Object({ detail: Type.String(), code: Type.String() }),
           405: Type.Object({ detail: Type.String() }),
@@ -31,16 +36,25 @@ const refreshToken: FastifyPluginAsyncTypebox<{ perIp: number }> = async (app, l
       const errors = requiredFieldErrors(request.body, ['refresh'])
       if (errors) return reply.code(400).send(errors)
       const body = request.body as Record<string, unknown>
-      let claims: TokenClaims
-      try {
-        claims = app.jwt.verify<TokenClaims>(String(body.refresh))
-      } catch {
-        return reply.code(401).send(REFRESH_NOT_VALID)
+      const claims = app.verifyRefreshToken(String(body.refresh))
+      if (!claims) return reply.code(401).send(REFRESH_NOT_VALID)
+      const account = await app.repos.users.findWithTier(claims.sub)
+      // a password change, deactivation or sign-out everywhere bumped the version: every token before is void
+      if (!account || !account.is_active || account.token_version !== claims.ver) return reply.code(401).send(REFRESH_NOT_VALID)
+      const next = app.issueRefreshToken(account, claims.sid)
+      const rotated = await app.repos.sessions.rotate({
+        id: claims.sid,
+        userId: account.id,
+        fromJti: claims.jti,
+        toJti: next.jti,
+        expiresAt: next.expiresAt,
+        now: new Date(app.clock()),
+      })
+      if (rotated.outcome === 'reused') {
+        request.log.warn({ sessionId: claims.sid, userId: account.id }, 'a used refresh token was sent again: session ended')
       }
-      if (claims.typ !== 'refresh') return reply.code(401).send(REFRESH_NOT_VALID)
-      const account = /^[0-9a-f-]{36}$/i.test(claims.sub) ? await app.repos.users.findWithTier(claims.sub) : undefined
-      if (!account || !account.is_active) return reply.code(401).send(REFRESH_NOT_VALID)
-      return { access: app.issueAccessToken(account.id) }
+      if (rotated.outcome !== 'rotated') return reply.code(401).send(REFRESH_NOT_VALID)
+      return { access: app.issueAccessToken(account, claims.sid), refresh: next.refresh }
     },
   )
 }

@@ -6,7 +6,11 @@ import { imageNotFound, parseImageId } from '../images/get-image.js'
 import { errorResponses, ExpiringLinkResource, ImageIdParams, ServedFormatName } from '../schemas.js'
 import { EXPIRING_LINK_SECONDS, parseVariant, toExpiringLinkResource } from '../../services/expiring-links.js'
 
-const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
+/** LINK_MAX_LIVE_PER_IMAGE's default, for a registration that gives none. */
+export const DEFAULT_MAX_LIVE_PER_IMAGE = 100
+
+const createExpiringLink: FastifyPluginAsyncTypebox<{ maxLivePerImage?: number }> = async (app, options) => {
+  const maxLive = options.maxLivePerImage ?? DEFAULT_MAX_LIVE_PER_IMAGE
   app.post(
     '/api/images/:id/links',
     {
@@ -16,7 +20,7 @@ const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['links'],
         summary: 'Create a link to one variant of your image that expires',
-        description: `For tiers with expiring links. \`seconds\`: ${EXPIRING_LINK_SECONDS.min}–${EXPIRING_LINK_SECONDS.max}; \`variant\`: \`"original"\` or a thumbnail height your tier grants (or that was asked for at upload through the legacy API) and that is ready. The link can be listed and revoked until it expires.`,
+        description: `For tiers with expiring links. \`seconds\`: ${EXPIRING_LINK_SECONDS.min}–${EXPIRING_LINK_SECONDS.max}; \`variant\`: \`"original"\` or a thumbnail height your tier grants (or that was asked for at upload through the legacy API) and that is ready. The link can be listed and revoked until it expires. An image has at most ${maxLive} live links (LINK_MAX_LIVE_PER_IMAGE): one more answers 409 until one is revoked (\`DELETE /api/links/{link_id}\`) or expires.`,
         security: [{ bearerAuth: [] }],
         params: ImageIdParams,
         body: Type.Object({
@@ -31,7 +35,7 @@ const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
             }),
           ),
         }),
-        response: { 201: ExpiringLinkResource, ...errorResponses(400, 401, 403, 404, 503) },
+        response: { 201: ExpiringLinkResource, ...errorResponses(400, 401, 403, 404, 409, 503) },
       },
     },
     async (request, reply) => {
@@ -56,8 +60,17 @@ const createExpiringLink: FastifyPluginAsyncTypebox = async (app) => {
         if (!readyIn.includes(format)) throw new ApiError(400, `the ${variant} px thumbnail is not ready in ${format}; it is ready in ${readyIn.join(', ')}`, 'format')
       }
       const expiresAt = new Date(Math.floor(app.clock() / 1000) * 1000 + request.body.seconds * 1000)
-      const link = await app.repos.links.create({ imageId: image.id, variant: String(variant), expiresAt, format })
-      return reply.code(201).send(toExpiringLinkResource(app, request, link))
+      const result = await app.repos.links.createWithinCap(
+        { imageId: image.id, variant: String(variant), expiresAt, format },
+        { maxLive, now: new Date(app.clock()) },
+      )
+      if (!result.created) {
+        throw new ApiError(
+          409,
+          `this image already has ${result.live} live expiring links, the most one image may have (${maxLive}); revoke one (DELETE /api/links/{link_id}; GET /api/images/${image.id}/links lists them) or wait for one to expire`,
+        )
+      }
+      return reply.code(201).send(toExpiringLinkResource(app, request, result.created))
     },
   )
 }

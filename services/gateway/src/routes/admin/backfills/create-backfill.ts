@@ -13,7 +13,7 @@ const createBackfill: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Make every thumbnail a tier grants that its users’ images lack',
         description: 'Repairs what a change left out. 201 with the backfill, or 200 with `backfill: null` when nothing is missing.',
         security: [{ bearerAuth: [] }],
-        body: Type.Object({ tier: Type.String({ maxLength: 200, description: 'Tier name' }) }),
+        body: Type.Object({ tier: Type.String({ maxLength: 200, description: 'Tier name; case is ignored (basic finds Basic)' }) }),
         response: { 200: Type.Object({ backfill: MaybeBackfill }), 201: Type.Object({ backfill: MaybeBackfill }), ...adminErrorResponses(400, 503) },
       },
     },

@@ -10,7 +10,8 @@ export function encodeUserCursor(email: string): string {
 }
 
 export function decodeUserCursor(cursor: string): string {
-  const match = /^e:(.{1,254})$/s.exec(Buffer.from(cursor, 'base64url').toString())
+  // eslint-disable-next-line no-control-regex
+  const match = /^e:([^\u0000]{1,254})$/s.exec(Buffer.from(cursor, 'base64url').toString())
   if (!match) throw new ApiError(400, 'cursor is not one this API returned', 'cursor')
   return match[1]!
 }
@@ -27,7 +28,7 @@ const listUsers: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
           cursor: Type.Optional(Type.String({ maxLength: 400 })),
-          tier: Type.Optional(Type.String({ maxLength: 200, description: 'Tier name' })),
+          tier: Type.Optional(Type.String({ maxLength: 200, description: 'Tier name; case is ignored (basic finds Basic)' })),
           email: Type.Optional(Type.String({ maxLength: 254, description: 'Text the email contains (case ignored)' })),
         }),
         response: {
