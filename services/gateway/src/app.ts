@@ -96,16 +96,21 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(metricsPlugin)
   await app.register(viewLinksPlugin, { signingKeys: config.LINK_SIGNING_KEYS, ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}) })
   await app.register(viewAnswersPlugin, { maxBytes: config.VIEW_ANSWER_CACHE_BYTES, maxObjectBytes: config.VIEW_ANSWER_CACHE_MAX_OBJECT_BYTES })
-  await app.register(rateLimitsPlugin, { redis, prefix: config.QUEUE_PREFIX, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS })
+  await app.register(rateLimitsPlugin, {
+    redis: config.RATE_LIMIT_REDIS_URL ? { url: config.RATE_LIMIT_REDIS_URL } : redis,
+    prefix: config.QUEUE_PREFIX,
+    windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
+    loginFailureWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+  })
   await app.register(authenticatePlugin, {
     accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
   })
 
   await app.register(formBodyPlugin)
-  await app.register(obtainToken, { perIp: config.LOGIN_RATE_LIMIT_PER_IP, perEmail: config.LOGIN_RATE_LIMIT_PER_EMAIL })
-  await app.register(refreshToken, { perIp: config.LOGIN_RATE_LIMIT_PER_IP })
-  await app.register(logout, { perIp: config.LOGIN_RATE_LIMIT_PER_IP })
+  await app.register(obtainToken, { perIp: config.LOGIN_RATE_LIMIT_PER_IP, perEmail: config.LOGIN_RATE_LIMIT_PER_EMAIL, slowAfter: config.LOGIN_SLOWDOWN_AFTER })
+  await app.register(refreshToken, { perIp: config.REFRESH_RATE_LIMIT_PER_IP, perUser: config.REFRESH_RATE_LIMIT_PER_USER })
+  await app.register(logout, { perIp: config.REFRESH_RATE_LIMIT_PER_IP, perUser: config.REFRESH_RATE_LIMIT_PER_USER })
   await app.register(listSessions)
   await app.register(endSession)
   const uploadOptions = {
@@ -122,7 +127,11 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(listImages)
   await app.register(getImage)
   await app.register(deleteImage)
-  await app.register(createExpiringLink, { maxLivePerImage: config.LINK_MAX_LIVE_PER_IMAGE })
+  await app.register(createExpiringLink, {
+    maxLivePerImage: config.LINK_MAX_LIVE_PER_IMAGE,
+    perUser: config.LINK_RATE_LIMIT_PER_USER,
+    perIp: config.LINK_RATE_LIMIT_PER_IP,
+  })
   await app.register(listExpiringLinks)
   await app.register(revokeExpiringLink)
   await app.register(forwardViewLinks, { linksUrl: config.LINKS_URL })

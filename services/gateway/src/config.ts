@@ -42,13 +42,33 @@ export const gatewayEnvSchema = Type.Object({
    * most two per upload); an upload that cannot borrow waits, and its client with it.
    */
   UPLOAD_BUFFER_BYTES: Type.Integer({ minimum: 10 * 1024 * 1024, default: 64 * 1024 * 1024 }),
+  /**
+   * The window of the request limits (uploads, links, refresh, logout); each also refuses more than
+   * half its limit within half the window, so no burst across a boundary passes the limit.
+   */
   RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
-  /** Token requests per window from one IP address, and for one email (password guessing); 0 = no limit. */
+  /** A Redis of their own for the rate limits (a single server); unset = the queue's (REDIS_URL or REDIS_CLUSTER_NODES). */
+  RATE_LIMIT_REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  /**
+   * Failed logins (401) from one IP address, and for one email from one address, before that address
+   * (or that pair) is refused until LOGIN_FAILURE_WINDOW_SECONDS after its first failure; a successful
+   * login clears its pair. No per-email limit: the right password from another address always passes.
+   * 0 = no limit.
+   */
   LOGIN_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 60 }),
   LOGIN_RATE_LIMIT_PER_EMAIL: Type.Integer({ minimum: 0, default: 20 }),
+  LOGIN_FAILURE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 900 }),
+  /** Failures of one (address, email) after which each further attempt waits 1, 2, 4, … s (at most 60); 0 = never. */
+  LOGIN_SLOWDOWN_AFTER: Type.Integer({ minimum: 0, default: 5 }),
+  /** Token refreshes and logouts per window from one IP address and for one user (a budget apart from logins'); 0 = no limit. */
+  REFRESH_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 300 }),
+  REFRESH_RATE_LIMIT_PER_USER: Type.Integer({ minimum: 0, default: 60 }),
   /** Uploads per window for one user and from one IP address; 0 = no limit. */
   UPLOAD_RATE_LIMIT_PER_USER: Type.Integer({ minimum: 0, default: 120 }),
   UPLOAD_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 600 }),
+  /** Expiring links created per window by one user and from one IP address; 0 = no limit. */
+  LINK_RATE_LIMIT_PER_USER: Type.Integer({ minimum: 0, default: 120 }),
+  LINK_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 600 }),
   /** Origins allowed to call the API from a browser, comma-separated; unset = CORS off. */
   CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1 })),
   /**

@@ -1,18 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import { requiredFieldErrors } from './obtain-token.js'
-import { REFRESH_NOT_VALID } from './refresh-token.js'
+import { REFRESH_NOT_VALID, refreshSubject } from './refresh-token.js'
 import { noStore } from './no-store.js'
 
 /**
  * Logout, in the shapes of simplejwt's blacklist view (`POST /api/token/blacklist/`): the refresh
  * token in the body, 200 `{}` once its session is ended, 401 token_not_valid otherwise.
  */
-const logout: FastifyPluginAsyncTypebox<{ perIp: number }> = async (app, limits) => {
+const logout: FastifyPluginAsyncTypebox<{ perIp: number; perUser?: number }> = async (app, limits) => {
   app.post(
     '/api/token/logout/',
     {
-      preHandler: app.rateLimited({ name: 'login-ip', limit: limits.perIp, key: (request) => request.ip }),
+      // a budget apart from logins' (a login attack from an address leaves refresh there alone); per
+      // user: the subject of a refresh token that verifies (a forged one counts for no one)
+      preHandler: app.rateLimited(
+        { name: 'refresh-ip', limit: limits.perIp, key: (request) => request.ip },
+        { name: 'refresh-user', limit: limits.perUser ?? 0, key: (request) => refreshSubject(app, request.body) },
+      ),
       config: { errorShape: 'drf', requiredFields: ['refresh'] },
       validatorCompiler: () => () => true,
       onSend: noStore,

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { verifyPassword } from '@imageapi/accounts'
 import { noStore } from './no-store.js'
 
@@ -44,28 +45,27 @@ export function requiredFieldErrors(body: unknown, names: string[]): Record<stri
 export interface LoginLimits {
   perIp: number
   perEmail: number
+  slowAfter?: number
+}
+
+/** The email a login tries, as the limits count it. */
+const loginEmail = (request: FastifyRequest) => {
+  const email = (request.body as { email?: unknown } | undefined)?.email
+  return typeof email === 'string' ? email.trim().toLowerCase().slice(0, 254) : undefined
 }
 
 const obtainToken: FastifyPluginAsyncTypebox<LoginLimits> = async (app, limits) => {
+  // failures only, per address and per (address, email); slowed, then blocked (plugins/app/rate-limits.ts)
+  const guard = app.loginLimited({ perAddress: limits.perIp, perAddressAndEmail: limits.perEmail, slowAfter: limits.slowAfter ?? 5, email: loginEmail })
   app.post(
     '/api/token/',
     {
-      preHandler: app.rateLimited(
-        { name: 'login-ip', limit: limits.perIp, key: (request) => request.ip },
-        {
-          name: 'login-email',
-          limit: limits.perEmail,
-          key: (request) => {
-            const email = (request.body as { email?: unknown } | undefined)?.email
-            return typeof email === 'string' ? email.trim().toLowerCase().slice(0, 254) : undefined
-          },
-        },
-      ),
+      preHandler: guard.preHandler,
       // DRF's shapes for every error, and its reading of the body: checked by the handler, so that no
       // body, or one that is not an object, answers field errors as there rather than "body must be object"
       config: { errorShape: 'drf', requiredFields: ['email', 'password'] },
       validatorCompiler: () => () => true,
-      onSend: noStore,
+      onSend: [noStore, guard.onSend],
       schema: {
         tags: ['auth'],
         summary: 'Exchange email and password for an access and a refresh token',

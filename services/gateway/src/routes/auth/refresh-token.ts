@@ -1,15 +1,27 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
+import type { FastifyInstance } from 'fastify'
 import { requiredFieldErrors } from './obtain-token.js'
 import { noStore } from './no-store.js'
 
 export const REFRESH_NOT_VALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' }
 
-const refreshToken: FastifyPluginAsyncTypebox<{ perIp: number }> = async (app, limits) => {
+/** The user of the body's refresh token when it verifies (signature, type, expiry), for the per-user limit. */
+export function refreshSubject(app: FastifyInstance, body: unknown): string | undefined {
+  const token = (body as { refresh?: unknown } | null | undefined)?.refresh
+  return typeof token === 'string' ? app.verifyRefreshToken(token)?.sub : undefined
+}
+
+const refreshToken: FastifyPluginAsyncTypebox<{ perIp: number; perUser?: number }> = async (app, limits) => {
   app.post(
     '/api/token/refresh/',
     {
-      preHandler: app.rateLimited({ name: 'login-ip', limit: limits.perIp, key: (request) => request.ip }),
+      // a budget apart from logins' (a login attack from an address leaves refresh there alone); per
+      // user: the subject of a refresh token that verifies (a forged one counts for no one)
+      preHandler: app.rateLimited(
+        { name: 'refresh-ip', limit: limits.perIp, key: (request) => request.ip },
+        { name: 'refresh-user', limit: limits.perUser ?? 0, key: (request) => refreshSubject(app, request.body) },
+      ),
       // as the token route: DRF's shapes, the body checked by the handler
       config: { errorShape: 'drf', requiredFields: ['refresh'] },
       validatorCompiler: () => () => true,

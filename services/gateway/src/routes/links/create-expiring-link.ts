@@ -9,12 +9,18 @@ import { EXPIRING_LINK_SECONDS, parseVariant, toExpiringLinkResource } from '../
 /** LINK_MAX_LIVE_PER_IMAGE's default, for a registration that gives none. */
 export const DEFAULT_MAX_LIVE_PER_IMAGE = 100
 
-const createExpiringLink: FastifyPluginAsyncTypebox<{ maxLivePerImage?: number }> = async (app, options) => {
+const createExpiringLink: FastifyPluginAsyncTypebox<{ maxLivePerImage?: number; perUser?: number; perIp?: number }> = async (app, options) => {
   const maxLive = options.maxLivePerImage ?? DEFAULT_MAX_LIVE_PER_IMAGE
   app.post(
     '/api/images/:id/links',
     {
-      preHandler: app.authenticate,
+      preHandler: [
+        app.authenticate,
+        app.rateLimited(
+          { name: 'link-user', limit: options.perUser ?? 0, key: (request) => request.account?.id },
+          { name: 'link-ip', limit: options.perIp ?? 0, key: (request) => request.ip },
+        ),
+      ],
       // null and true would be coerced to 0 and 1 and told "must be >= 300"
       config: { fieldMessages: { seconds: `seconds must be an integer (a whole number of seconds) from ${EXPIRING_LINK_SECONDS.min} to ${EXPIRING_LINK_SECONDS.max}` } },
       schema: {
@@ -35,7 +41,7 @@ const createExpiringLink: FastifyPluginAsyncTypebox<{ maxLivePerImage?: number }
             }),
           ),
         }),
-        response: { 201: ExpiringLinkResource, ...errorResponses(400, 401, 403, 404, 409, 503) },
+        response: { 201: ExpiringLinkResource, ...errorResponses(400, 401, 403, 404, 409, 429, 503) },
       },
     },
     async (request, reply) => {
