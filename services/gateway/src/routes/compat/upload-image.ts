@@ -92,28 +92,44 @@ const uploadCompatImage: FastifyPluginAsyncTypebox<CompatUploadRouteOptions> = a
       async (request, reply) => {
         const account = request.account
         const form = request.isMultipart() ? await receiveForm(app, request, limits) : formFromBody(request.body)
+        // The answer is sent only once a refused file is gone: a client that checks right after a
+        // 400 must find no object left behind.
+        let answer: CompatAnswer
         try {
-          const checked = checkCompatForm(route.kind, account, { fields: form.fields, hasFile: form.file !== undefined, problem: form.problem })
+          answer = await answerCompatUpload(form)
+        } finally {
+          await form.file?.discard()
+        }
+        if (answer.retryAfter) reply.header('retry-after', answer.retryAfter)
+        return reply.code(answer.status).send(answer.body)
+
+        async function answerCompatUpload(received: typeof form): Promise<CompatAnswer> {
+          const checked = checkCompatForm(route.kind, account, { fields: received.fields, hasFile: received.file !== undefined, problem: received.problem })
           if (!checked.ok) {
             app.uploadMetrics.uploads.inc({ outcome: `invalid_${Object.keys(checked.errors)[0]}` })
-            return reply.code(checked.status).send(checked.errors)
+            return { status: checked.status, body: checked.errors }
           }
-          const file = form.file!
+          const file = received.file!
           const outcome = await createCompatUpload(app, request, account, { kind: route.kind, stored: file, values: checked.values, waitMs: options.waitMs })
           if (outcome.kind === 'invalid') {
             app.uploadMetrics.uploads.inc({ outcome: `invalid_${Object.keys(outcome.errors)[0]}` })
-            return reply.code(400).send(outcome.errors)
+            return { status: 400, body: outcome.errors }
           }
           app.uploadMetrics.uploads.inc({ outcome: 'accepted' })
           app.uploadMetrics.bytes.inc(file.image.bytes)
-          if (outcome.kind === 'processing') return reply.code(503).header('retry-after', '5').send(STILL_PROCESSING)
-          return reply.code(201).send(UPLOADED)
-        } finally {
-          await form.file?.discard()
+          if (outcome.kind === 'processing') return { status: 503, body: STILL_PROCESSING, retryAfter: '5' }
+          return { status: 201, body: UPLOADED }
         }
       },
     )
   }
+}
+
+/** What a compat upload answers: decided before the refused file is discarded, sent after. */
+interface CompatAnswer {
+  status: 201 | 400 | 413 | 415 | 503
+  body: Record<string, string[]> | { status: 'Uploaded' } | { detail: string }
+  retryAfter?: string
 }
 
 export default uploadCompatImage
