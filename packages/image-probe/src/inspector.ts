@@ -113,6 +113,30 @@ export class ImageInspector {
     })
   }
 
+  /**
+   * Finishes a file whose middle was not read (a stored object checked with two ranged reads): the
+   * bytes pushed so far are its start, `tail` its last bytes, `size` its whole length. The checks
+   * are the stream's, except that bytes appended after an end marker in the unread middle go unseen.
+   */
+  finishWithTail(tail: Uint8Array, size: number): ProbeResult {
+    if (this.#result !== undefined) throw new Error('ImageInspector.finishWithTail() called after finish()')
+    if (!Number.isSafeInteger(size) || size < this.#bytes) throw new RangeError(`size ${size} is less than the ${this.#bytes} bytes read`)
+    if (size === this.#bytes) return this.finish()
+    return this.#guard(() => {
+      if (size > this.#maxBytes) throw new ImageRejectedError('too_large', `image exceeds the ${formatBytes(this.#maxBytes)} limit`)
+      const parser = this.#parser!
+      if (this.#header === undefined) throw invalidImage(`no valid header in its first ${formatBytes(this.#bytes)}`)
+      const unread = size - this.#bytes
+      const seen = tail.subarray(Math.max(0, tail.length - unread))
+      // the tail stands in for the unread bytes: where a marker in it ends, counted from the file's start
+      const inTail = Buffer.from(seen.buffer, seen.byteOffset, seen.byteLength).lastIndexOf(parser.trailer)
+      if (inTail >= 0) this.#lastTrailerEnd = size - seen.length + inTail + parser.trailer.length
+      this.#bytes = size
+      this.#rememberTail(seen)
+      return this.finish()
+    })
+  }
+
   #guard<T>(inspect: () => T): T {
     if (this.#rejection !== undefined) throw this.#rejection
     try {
@@ -182,6 +206,17 @@ export class ImageInspector {
 function positiveLimit(name: string, value: number): number {
   if (!(value > 0)) throw new RangeError(`${name} must be a positive number, got ${value}`)
   return value
+}
+
+/**
+ * Probes a stored file from its first bytes (`head`, the whole header: DEFAULT_MAX_HEADER_BYTES
+ * of it, or all of a smaller file), its last bytes (`tail`) and its size. Throws ImageRejectedError.
+ */
+export function probeHeadAndTail(parts: { head: Uint8Array; tail: Uint8Array; size: number }, limits: ProbeLimits): ProbeResult {
+  if (parts.size > limits.maxBytes) throw new ImageRejectedError('too_large', `image exceeds the ${formatBytes(limits.maxBytes)} limit`)
+  const inspector = new ImageInspector(limits)
+  inspector.push(parts.head.subarray(0, parts.size))
+  return inspector.finishWithTail(parts.tail, parts.size)
 }
 
 /** Probes a file already in memory. Synchronous; throws ImageRejectedError. */

@@ -10,6 +10,11 @@ import type { MinioStorageConfig } from './minio-storage.js'
 export const storageEnvSchema = {
   /** Unset means "no external storage": the local start command then runs a store of its own. */
   S3_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$', description: 'e.g. http://127.0.0.1:9000' })),
+  /**
+   * Where clients reach the store, when not at S3_ENDPOINT (presigned URLs are signed for this
+   * address): in docker compose the services use http://minio:9000, the host http://localhost:9000.
+   */
+  S3_PUBLIC_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$', description: 'e.g. http://localhost:9000' })),
   S3_ACCESS_KEY: Type.Optional(Type.String({ minLength: 1 })),
   S3_SECRET_KEY: Type.Optional(Type.String({ minLength: 1 })),
   // S3 bucket naming rules: 3-63 characters, lowercase letters, digits, dots and hyphens.
@@ -31,6 +36,7 @@ export function minioConfigFromEnv(env: StorageEnv, endPoint = env.S3_ENDPOINT):
   if (secretKey === undefined) throw new Error(`S3_SECRET_KEY must be set: the storage at ${endPoint} needs its keys`)
   return {
     endPoint,
+    ...(env.S3_PUBLIC_ENDPOINT === undefined ? {} : { publicEndPoint: env.S3_PUBLIC_ENDPOINT.replace(/\/$/, '') }),
     accessKey,
     secretKey,
     bucket: env.S3_BUCKET,

@@ -4,6 +4,7 @@ export {
   type ByteRange,
   type ObjectInfo,
   type ObjectStorage,
+  type PresignedPutBinding,
   type PresignedResponseHeaders,
 } from './object-storage.js'
 export { createMinioStorage, type MinioStorage, type MinioStorageConfig } from './minio-storage.js'

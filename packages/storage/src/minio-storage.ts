@@ -4,13 +4,14 @@ import https from 'node:https'
 import { Transform, type Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
 import { pipeline } from 'node:stream/promises'
-import { Client } from 'minio'
+import { Client, CopyDestinationOptions, CopySourceOptions } from 'minio'
 import {
   ObjectNotFoundError,
   StorageUnavailableError,
   type ByteRange,
   type ObjectInfo,
   type ObjectStorage,
+  type PresignedPutBinding,
   type PresignedResponseHeaders,
 } from './object-storage.js'
 import { readIntoBuffer } from './read-into-buffer.js'
@@ -22,6 +23,12 @@ import { MIN_PART_BYTES, putStreamed, type MultipartRequests } from './streamed-
 export interface MinioStorageConfig {
   /** Base URL of the S3 server, e.g. http://127.0.0.1:9000. Buckets are addressed path-style. */
   endPoint: string
+  /**
+   * Where clients reach the same server, when not at `endPoint` (which may be an address only the
+   * services can reach, such as a container name): presigned URLs are made for this address, whose
+   * host is part of their signature. Defaults to `endPoint`.
+   */
+  publicEndPoint?: string
   accessKey: string
   secretKey: string
   bucket: string
@@ -109,6 +116,22 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
     transport,
     transportAgent: agent,
   })
+
+  // Presigning is computed locally (region given, so no location request is ever made): a client
+  // for the public address signs URLs whose host is the one clients will send.
+  const publicEndPointUrl = config.publicEndPoint === undefined ? endPointUrl : parseEndPoint(config.publicEndPoint)
+  const presigner =
+    config.publicEndPoint === undefined
+      ? client
+      : new Client({
+          endPoint: withoutBrackets(publicEndPointUrl.hostname),
+          port: publicEndPointUrl.port === '' ? undefined : Number(publicEndPointUrl.port),
+          useSSL: publicEndPointUrl.protocol === 'https:',
+          accessKey: config.accessKey,
+          secretKey: config.secretKey,
+          region,
+          pathStyle: true,
+        })
 
   const missingBucketMessage = `bucket ${bucket} does not exist at ${config.endPoint}`
 
@@ -291,14 +314,23 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
         parameters['response-content-disposition'] = responseHeaders.contentDisposition
       }
       if (responseHeaders?.cacheControl !== undefined) parameters['response-cache-control'] = responseHeaders.cacheControl
-      return client.presignedGetObject(bucket, key, expirySeconds, parameters)
+      return presigner.presignedGetObject(bucket, key, expirySeconds, parameters)
     },
 
-    async presignedPutUrl(key, expirySeconds, contentType?: string) {
-      // minio presigns the path (its encoding of the key is reused) but never signs Content-Type.
-      const unbound = new URL(await client.presignedPutObject(bucket, key, expirySeconds))
-      if (contentType === undefined) return unbound.href
-      return presignPutWithContentType(unbound, { ...config, region }, expirySeconds, contentType)
+    async presignedPutUrl(key, expirySeconds, bound: PresignedPutBinding = {}) {
+      // minio presigns the path (its encoding of the key is reused) but never signs other headers.
+      const unbound = new URL(await presigner.presignedPutObject(bucket, key, expirySeconds))
+      if (bound.contentType === undefined && bound.contentLength === undefined) return unbound.href
+      if (bound.contentLength !== undefined && (!Number.isSafeInteger(bound.contentLength) || bound.contentLength < 0)) {
+        throw new RangeError(`invalid content length: ${bound.contentLength}`)
+      }
+      return presignPutWithHeaders(unbound, { ...config, region }, expirySeconds, bound)
+    },
+
+    async copyObject(sourceKey, targetKey) {
+      const source = new CopySourceOptions({ Bucket: bucket, Object: sourceKey })
+      const target = new CopyDestinationOptions({ Bucket: bucket, Object: targetKey })
+      await translatingErrors(sourceKey, () => retryingOnClosedConnection(() => client.copyObject(source, target)))
     },
 
     async ensureBucket() {
@@ -374,31 +406,38 @@ function checkLength(size: number): Transform {
 }
 
 /**
- * An AWS Signature V4 presigned PUT URL that also signs the Content-Type header, so the storage
- * server refuses (403) an upload sent with any other type. `unbound` is minio's presigned URL for
- * the same object; its path (the key as minio encodes it) and host are kept, its query replaced.
+ * An AWS Signature V4 presigned PUT URL that also signs the Content-Type and/or Content-Length
+ * headers, so the storage server refuses (403) an upload that sends any other value. `unbound` is
+ * minio's presigned URL for the same object; its path (the key as minio encodes it) and host are
+ * kept, its query replaced.
  */
-function presignPutWithContentType(
+function presignPutWithHeaders(
   unbound: URL,
   credentials: { accessKey: string; secretKey: string; region: string },
   expirySeconds: number,
-  contentType: string,
+  bound: PresignedPutBinding,
 ): string {
   const now = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '') // 20260102T030405Z
   const day = now.slice(0, 8)
   const scope = `${day}/${credentials.region}/s3/aws4_request`
+  // canonical headers: lowercase names in order, values trimmed
+  const headers: [string, string][] = []
+  if (bound.contentLength !== undefined) headers.push(['content-length', String(bound.contentLength)])
+  if (bound.contentType !== undefined) headers.push(['content-type', bound.contentType.trim()])
+  headers.push(['host', unbound.host])
+  const signedHeaders = headers.map(([name]) => name).join(';')
   const query = new URLSearchParams({
     'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
     'X-Amz-Credential': `${credentials.accessKey}/${scope}`,
     'X-Amz-Date': now,
     'X-Amz-Expires': String(expirySeconds),
-    'X-Amz-SignedHeaders': 'content-type;host',
+    'X-Amz-SignedHeaders': signedHeaders,
   })
   query.sort()
   // URLSearchParams encodes as HTML forms do; SigV4 wants RFC 3986 (%20 for space, ~ left alone).
   const canonicalQuery = query.toString().replace(/\+/g, '%20').replace(/%7E/g, '~')
-  const canonicalHeaders = `content-type:${contentType.trim()}\nhost:${unbound.host}\n`
-  const canonicalRequest = ['PUT', unbound.pathname, canonicalQuery, canonicalHeaders, 'content-type;host', 'UNSIGNED-PAYLOAD'].join('\n')
+  const canonicalHeaders = headers.map(([name, value]) => `${name}:${value}\n`).join('')
+  const canonicalRequest = ['PUT', unbound.pathname, canonicalQuery, canonicalHeaders, signedHeaders, 'UNSIGNED-PAYLOAD'].join('\n')
   const stringToSign = ['AWS4-HMAC-SHA256', now, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n')
   let signingKey: Buffer = Buffer.from(`AWS4${credentials.secretKey}`)
   for (const part of [day, credentials.region, 's3', 'aws4_request']) signingKey = createHmac('sha256', signingKey).update(part).digest()

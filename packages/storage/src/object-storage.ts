@@ -20,6 +20,12 @@ export interface PresignedResponseHeaders {
   cacheControl?: string
 }
 
+/** Request headers a presigned PUT is bound to (see presignedPutUrl). */
+export interface PresignedPutBinding {
+  contentType?: string
+  contentLength?: number
+}
+
 /**
  * What the services need from object storage. They depend on this interface, not on a client
  * library, so tests can substitute a fake and the backend can change.
@@ -53,11 +59,19 @@ export interface ObjectStorage {
   /** A URL anyone can GET the object from until it expires. Makes no request to the server. */
   presignedGetUrl(key: string, expirySeconds: number, responseHeaders?: PresignedResponseHeaders): Promise<string>
   /**
-   * A URL anyone can PUT the object's bytes to until it expires. With `contentType`, the signature
-   * covers the Content-Type header: the upload must send exactly that type, or it is refused (403).
-   * Makes no request to the server.
+   * A URL anyone can PUT the object's bytes to until it expires. What `bound` names is covered by
+   * the signature, so the storage server refuses (403) a PUT that sends anything else: with
+   * `contentType`, exactly that Content-Type; with `contentLength`, exactly that many bytes (a
+   * chunked body, which has no Content-Length, is refused too). Makes no request to the server.
    */
-  presignedPutUrl(key: string, expirySeconds: number, contentType?: string): Promise<string>
+  presignedPutUrl(key: string, expirySeconds: number, bound?: PresignedPutBinding): Promise<string>
+  /**
+   * Copies an object inside the bucket on the server (no bytes pass through the caller): the
+   * target is one whole version of the source, even if the source is being replaced meanwhile.
+   * (Conditional copies are left out: radosgw ignores x-amz-copy-source-if-match.) Rejects with
+   * ObjectNotFoundError when the source is missing.
+   */
+  copyObject(sourceKey: string, targetKey: string): Promise<void>
   /** Creates the bucket unless it exists. */
   ensureBucket(): Promise<void>
   /** Resolves when the server answers and the bucket exists; otherwise rejects with StorageUnavailableError. */
@@ -82,3 +96,4 @@ export class ObjectNotFoundError extends Error {
     this.name = 'ObjectNotFoundError'
   }
 }
+

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { testS3Store, type S3Store } from '@imageapi/radosgw'
 import { createMinioStorage, ObjectNotFoundError, StorageUnavailableError, type MinioStorage } from '../src/index.js'
+import { putRaw } from './support/put-raw.js'
 import { createTestBucket } from './support/test-bucket.js'
 
 // What the project needs from any S3 store it supports, written once over a store description so
@@ -109,7 +110,7 @@ function conformance(t: Test, target: StoreUnderTest) {
     })
 
     t.test('a presigned PUT bound to a content type stores it, and refuses another type with 403', async (t) => {
-      const url = await storage.presignedPutUrl('presigned/typed', 60, 'image/jpeg')
+      const url = await storage.presignedPutUrl('presigned/typed', 60, { contentType: 'image/jpeg' })
       const refused = await fetch(url, { method: 'PUT', body: Buffer.from('x'), headers: { 'content-type': 'text/html' } })
       t.equal(refused.status, 403, 'another type')
       t.equal(await storage.statObject('presigned/typed'), null, 'nothing stored by the refused PUT')
@@ -118,6 +119,37 @@ function conformance(t: Test, target: StoreUnderTest) {
       const body = await storage.getObject('presigned/typed')
       t.equal((body as Readable & { headers: Record<string, string> }).headers['content-type'], 'image/jpeg')
       body.resume()
+    })
+
+    t.test('a presigned PUT bound to a content length stores exactly that many bytes and refuses more, fewer or a chunked body with 403', async (t) => {
+      const bytes = randomBytes(50_000)
+      const url = await storage.presignedPutUrl('presigned/sized', 60, { contentType: 'image/png', contentLength: bytes.length })
+      const longer = await putRaw(url, Buffer.concat([bytes, Buffer.from('x')]), { 'content-type': 'image/png' })
+      t.equal(longer, 403, 'one byte more')
+      const shorter = await putRaw(url, bytes.subarray(1), { 'content-type': 'image/png' })
+      t.equal(shorter, 403, 'one byte fewer')
+      const chunked = await putRaw(url, bytes, { 'content-type': 'image/png', 'transfer-encoding': 'chunked' })
+      t.equal(chunked, 403, 'chunked, without a Content-Length')
+      t.equal(await storage.statObject('presigned/sized'), null, 'nothing stored by the refused PUTs')
+      t.equal(await putRaw(url, bytes, { 'content-type': 'image/png' }), 200, 'the bound length')
+      t.equal(md5(await storage.getObjectBuffer('presigned/sized')), md5(bytes))
+    })
+
+    t.test('a presigned PUT writes only its own key: the same signature on another key is refused with 403', async (t) => {
+      const url = new URL(await storage.presignedPutUrl('presigned/own', 60, { contentLength: 4 }))
+      url.pathname = url.pathname.replace(/own$/, 'other')
+      t.equal(await putRaw(url.href, Buffer.from('evil'), {}), 403)
+      t.equal(await storage.statObject('presigned/other'), null)
+    })
+
+    t.test('copyObject copies on the server with the content type, and a missing source is ObjectNotFoundError', async (t) => {
+      await storage.putObject('copy/source', payload, payload.length, 'image/png')
+      await storage.copyObject('copy/source', 'copy/target')
+      t.equal(md5(await storage.getObjectBuffer('copy/target')), md5(payload), 'same bytes')
+      const body = await storage.getObject('copy/target')
+      t.equal((body as Readable & { headers: Record<string, string> }).headers['content-type'], 'image/png', 'same content type')
+      body.resume()
+      await t.rejects(storage.copyObject('copy/missing', 'copy/nothing'), ObjectNotFoundError, 'a missing source')
     })
 
     t.test('a presigned URL whose signature was tampered with is refused with 403', async (t) => {
