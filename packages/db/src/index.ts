@@ -10,6 +10,7 @@ export { RenditionFormatsRepository, type RenditionFormatChange } from './reposi
 export { LinksRepository } from './repositories/links.js'
 export { SessionsRepository, type NewSession, type SessionSummary, type SessionPage, type RotateResult } from './repositories/sessions.js'
 export { ObjectDeletionsRepository } from './repositories/object-deletions.js'
+export { PendingUploadsRepository, type CompleteResult, type NewPendingUpload } from './repositories/pending-uploads.js'
 export {
   CompatUploadsRepository,
   type CompatVariant,

@@ -155,6 +155,25 @@ export interface SessionsTable {
   ended_reason: ColumnType<SessionEndReason | null, SessionEndReason | null | undefined, SessionEndReason | null>
 }
 
+export type PendingUploadKind = 'direct' | 'resumable'
+
+/** An upload whose bytes go straight to storage, until it becomes an image or is swept. */
+export interface PendingUploadsTable {
+  /** Becomes the image's id. */
+  id: string
+  owner_id: string
+  kind: PendingUploadKind
+  title: ColumnType<string, string | undefined, string>
+  /** The format the client declared (direct uploads). */
+  format: SourceFormat | null
+  /** The byte size the client declared: exact for a direct upload, the Upload-Length for TUS. */
+  bytes: ColumnType<number, number, number>
+  /** Where the client's bytes are staged. */
+  object_key: string
+  expires_at: Date
+  created_at: Timestamp
+}
+
 export interface Database {
   tiers: TiersTable
   users: UsersTable
@@ -167,6 +186,7 @@ export interface Database {
   rendition_formats: RenditionFormatsTable
   renditions: RenditionsTable
   sessions: SessionsTable
+  pending_uploads: PendingUploadsTable
 }
 
 export type Tier = Selectable<TiersTable>
@@ -183,3 +203,4 @@ export type Backfill = Selectable<BackfillsTable>
 export type RenditionFormatSettings = Selectable<RenditionFormatsTable>
 export type Rendition = Selectable<RenditionsTable>
 export type Session = Selectable<SessionsTable>
+export type PendingUpload = Selectable<PendingUploadsTable>

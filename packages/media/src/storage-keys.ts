@@ -11,3 +11,12 @@ export function originalKey(imageId: string, format: SourceFormat): string {
 export function thumbnailKey(imageId: string, height: number, format: ServedFormat): string {
   return `thumbnails/${imageId}/${height}.${extensionOf(format)}`
 }
+
+/**
+ * Where a client's bytes wait until their upload completes: under `uploads/`, never an image's own
+ * key, so a client that can write there (a presigned PUT, a TUS upload) cannot touch an image. A
+ * completed upload is copied to its original's key and this object removed.
+ */
+export function stagedUploadKey(uploadId: string, kind: 'direct' | 'resumable'): string {
+  return `uploads/${kind}/${uploadId}`
+}

@@ -333,6 +333,17 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
       await translatingErrors(sourceKey, () => retryingOnClosedConnection(() => client.copyObject(source, target)))
     },
 
+    async abortIncompleteUploads(key) {
+      // minio's removeIncompleteUpload aborts only the newest one, and fails when there is none
+      await translatingErrors(undefined, async () => {
+        const uploadIds: string[] = []
+        for await (const upload of client.listIncompleteUploads(bucket, key, true)) {
+          if (upload.key === key) uploadIds.push(upload.uploadId)
+        }
+        for (const uploadId of uploadIds) await retryingOnClosedConnection(() => client.abortMultipartUpload(bucket, key, uploadId))
+      })
+    },
+
     async ensureBucket() {
       await translatingErrors(undefined, async () => {
         if (await client.bucketExists(bucket)) return

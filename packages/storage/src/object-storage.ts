@@ -72,6 +72,8 @@ export interface ObjectStorage {
    * ObjectNotFoundError when the source is missing.
    */
   copyObject(sourceKey: string, targetKey: string): Promise<void>
+  /** Aborts every unfinished multipart upload to `key` (their parts are stored, yet no object shows them). */
+  abortIncompleteUploads(key: string): Promise<void>
   /** Creates the bucket unless it exists. */
   ensureBucket(): Promise<void>
   /** Resolves when the server answers and the bucket exists; otherwise rejects with StorageUnavailableError. */

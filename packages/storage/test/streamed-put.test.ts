@@ -145,3 +145,15 @@ t.test('PartBufferPool hands the same whole-part buffers out again and never kee
   t.equal(await fourth, third)
   await t.rejects(pool.take(part + 1), RangeError)
 })
+
+t.test('abortIncompleteUploads aborts the unfinished multipart uploads of its key only', async (t) => {
+  await admin.initiateNewMultipartUpload(bucket, 'incomplete/one', {})
+  await admin.initiateNewMultipartUpload(bucket, 'incomplete/one', {})
+  await admin.initiateNewMultipartUpload(bucket, 'incomplete/other', {})
+  t.same((await incompleteUploads()).sort(), ['incomplete/one', 'incomplete/one', 'incomplete/other'], 'three unfinished uploads to begin with')
+  await storage.abortIncompleteUploads('incomplete/one')
+  t.same(await incompleteUploads(), ['incomplete/other'], 'the other key keeps its upload')
+  await storage.abortIncompleteUploads('incomplete/nothing')
+  await storage.abortIncompleteUploads('incomplete/other')
+  t.same(await incompleteUploads(), [], 'a key without uploads is no error, and the last one is gone')
+})

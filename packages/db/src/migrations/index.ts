@@ -6,6 +6,7 @@ import * as compat from './0004_compat.js'
 import * as imagesSeqNotUnique from './0005_images_seq_not_unique.js'
 import * as renditions from './0006_renditions.js'
 import * as sessions from './0007_sessions.js'
+import * as pendingUploads from './0008_pending_uploads.js'
 
 /** Listed in code (not read from a folder) so the migrator works the same from src and from dist. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005_images_seq_not_unique': imagesSeqNotUnique,
   '0006_renditions': renditions,
   '0007_sessions': sessions,
+  '0008_pending_uploads': pendingUploads,
 }

@@ -5,6 +5,7 @@ import { CompatUploadsRepository } from './compat-uploads.js'
 import { ImagesRepository } from './images.js'
 import { LinksRepository } from './links.js'
 import { ObjectDeletionsRepository } from './object-deletions.js'
+import { PendingUploadsRepository } from './pending-uploads.js'
 import { RenditionFormatsRepository } from './rendition-formats.js'
 import { SessionsRepository } from './sessions.js'
 import { ThumbnailsRepository } from './thumbnails.js'
@@ -22,6 +23,7 @@ export interface Repositories {
   backfills: BackfillsRepository
   renditionFormats: RenditionFormatsRepository
   sessions: SessionsRepository
+  pendingUploads: PendingUploadsRepository
 }
 
 export function createRepositories(db: Kysely<Database>): Repositories {
@@ -36,5 +38,6 @@ export function createRepositories(db: Kysely<Database>): Repositories {
     backfills: new BackfillsRepository(db),
     renditionFormats: new RenditionFormatsRepository(db),
     sessions: new SessionsRepository(db),
+    pendingUploads: new PendingUploadsRepository(db),
   }
 }
