@@ -42,6 +42,12 @@ export function isServedFormat(value: string | undefined): value is ServedFormat
   return isSourceFormat(value) || isRenditionFormat(value)
 }
 
+/** The source format a content type names (as a client declares it), if it names one. */
+export function sourceFormatOfContentType(contentType: string): SourceFormat | undefined {
+  const type = contentType.split(';')[0]!.trim().toLowerCase()
+  return (Object.keys(SOURCE_FORMATS) as SourceFormat[]).find((format) => SOURCE_FORMATS[format].contentType === type)
+}
+
 export function contentTypeOf(format: ServedFormat): string {
   return SERVED_FORMATS[format].contentType
 }

@@ -8,11 +8,12 @@ export {
   isRenditionFormat,
   isServedFormat,
   isSourceFormat,
+  sourceFormatOfContentType,
   type RenditionFormat,
   type ServedFormat,
   type SourceFormat,
 } from './formats.js'
-export { originalKey, thumbnailKey } from './storage-keys.js'
+export { originalKey, stagedUploadKey, thumbnailKey } from './storage-keys.js'
 export {
   THUMBNAIL_GRANT_CONDITIONS,
   grantsOriginal,

@@ -44,6 +44,8 @@ import { tierRulesFromConfig } from '@imageapi/accounts'
 import requireAdminPlugin from './plugins/app/require-admin.js'
 import backfillsPlugin from './plugins/app/backfills.js'
 import adminRoutes from './routes/admin/index.js'
+import createDirectUpload from './routes/uploads/create-direct-upload.js'
+import completeUpload from './routes/uploads/complete-upload.js'
 
 export interface BuildOptions {
   config: GatewayConfig
@@ -124,6 +126,9 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
     await uploads.register(multipartPlugin, { maxBytes: config.UPLOAD_MAX_BYTES })
     await uploads.register(uploadImage, uploadOptions)
   })
+  const stagedUploadOptions = { ...uploadOptions, urlSeconds: config.UPLOAD_URL_SECONDS, maxPendingPerUser: config.UPLOAD_PENDING_PER_USER }
+  await app.register(createDirectUpload, stagedUploadOptions)
+  await app.register(completeUpload, { maxBytes: config.UPLOAD_MAX_BYTES, maxPixels: config.UPLOAD_MAX_PIXELS })
   await app.register(listImages)
   await app.register(getImage)
   await app.register(deleteImage)

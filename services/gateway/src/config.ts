@@ -63,6 +63,12 @@ export const gatewayEnvSchema = Type.Object({
   /** Token refreshes and logouts per window from one IP address and for one user (a budget apart from logins'); 0 = no limit. */
   REFRESH_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 300 }),
   REFRESH_RATE_LIMIT_PER_USER: Type.Integer({ minimum: 0, default: 60 }),
+  /** How long a direct upload's presigned PUT works (POST /api/uploads); at most 15 minutes. */
+  UPLOAD_URL_SECONDS: Type.Integer({ minimum: 60, maximum: 900, default: 900 }),
+  /** Direct and resumable uploads one user may have started and not completed; one more answers 429. */
+  UPLOAD_PENDING_PER_USER: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
+  /** A resumable upload that receives nothing for this long is abandoned and removed. */
+  RESUMABLE_UPLOAD_IDLE_SECONDS: Type.Integer({ minimum: 60, maximum: 7 * 86_400, default: 86_400 }),
   /** Uploads per window for one user and from one IP address; 0 = no limit. */
   UPLOAD_RATE_LIMIT_PER_USER: Type.Integer({ minimum: 0, default: 120 }),
   UPLOAD_RATE_LIMIT_PER_IP: Type.Integer({ minimum: 0, default: 600 }),

@@ -94,12 +94,15 @@ export class PendingUploadsRepository {
     })
   }
 
-  /** Ends an upload that will not become an image (refused on completion); its staged object goes to the outbox. */
-  async discard(id: string, ownerId: string): Promise<PendingUpload | undefined> {
-    return this.db.transaction().execute(async (trx) => {
-      const gone = await trx.deleteFrom('pending_uploads').where('id', '=', id).where('owner_id', '=', ownerId).returningAll().executeTakeFirst()
-      if (gone) await recordObjectDeletions(trx, [gone.object_key])
-      return gone
+  /**
+   * Ends an upload that will not become an image (refused, expired): the row goes and `objectKeys`
+   * (its staged objects) are recorded in the deletion outbox in the same transaction, so they are
+   * removed even if the caller's own removal fails.
+   */
+  async discard(id: string, ownerId: string, objectKeys: string[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('pending_uploads').where('id', '=', id).where('owner_id', '=', ownerId).execute()
+      await recordObjectDeletions(trx, objectKeys)
     })
   }
 

@@ -2,7 +2,7 @@ import type { UserWithTier } from '@imageapi/db'
 import type { ImageRejectedError } from '@imageapi/image-probe'
 import type { FileProblem } from './receive-upload.js'
 import { EXPIRING_LINK_SECONDS } from './expiring-links.js'
-import { TITLE_MAX_LENGTH } from '../routes/images/upload-image.js'
+import { TITLE_MAX_LENGTH } from '../schemas/titles.js'
 
 /**
  * The upload form of the Django API we replace, checked the way its serializers (DRF) check it:

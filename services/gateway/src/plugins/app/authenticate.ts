@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { UserWithTier } from '@imageapi/db'
+import { UUID } from '../../schemas/ids.js'
 
 /**
  * Claims of our JWTs: `typ` keeps a refresh token from passing for an access token, and back
@@ -59,7 +60,6 @@ declare module 'fastify' {
 }
 
 // Bodies and header as the API we replace sends them (simplejwt over DRF): its clients parse them.
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export const WWW_AUTHENTICATE = 'Bearer realm="api"'
 export const NOT_AUTHENTICATED = { detail: 'Authentication credentials were not provided.' }

@@ -5,7 +5,8 @@ import { checkCompatForm, CUSTOM_BOX, type CompatRouteKind } from '../../service
 import { createCompatUpload, mayUseRoute } from '../../services/compat-uploads.js'
 import { receiveForm, type ReceivedForm } from '../../services/receive-upload.js'
 import { EXPIRING_LINK_SECONDS } from '../../services/expiring-links.js'
-import { TITLE_MAX_LENGTH, type UploadRouteOptions } from '../images/upload-image.js'
+import type { UploadRouteOptions } from '../images/upload-image.js'
+import { TITLE_MAX_LENGTH } from '../../schemas/titles.js'
 import { COMPAT_DOCS, CompatDetail, CompatFieldErrors, LEGACY_NOTE, PERMISSION_DENIED } from './schemas.js'
 
 const UPLOADED = { status: 'Uploaded' } as const

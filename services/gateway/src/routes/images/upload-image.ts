@@ -6,17 +6,8 @@ import { receiveUpload } from '../../services/receive-upload.js'
 import { createImage } from '../../services/create-image.js'
 import { toImageResource } from '../../services/image-resource.js'
 import { errorResponses, ImageResource } from '../schemas.js'
+import { TITLE_MAX_LENGTH, validateTitle } from '../../schemas/titles.js'
 
-export const TITLE_MAX_LENGTH = 100
-
-/** Checks a title as a person counts it (code points), and what Postgres cannot store. */
-export function validateTitle(title: string | undefined): string {
-  if (title === undefined) return ''
-  if ([...title].length > TITLE_MAX_LENGTH) throw new ApiError(400, `title must be at most ${TITLE_MAX_LENGTH} characters`, 'title')
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(title)) throw new ApiError(400, 'title must not contain control characters', 'title')
-  return title
-}
 
 /** A bounded label for the uploads metric: the probe's rejection code, the field at fault, or the status. */
 function rejectionOutcome(error: unknown): string {

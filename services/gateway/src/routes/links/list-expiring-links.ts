@@ -4,8 +4,8 @@ import { ApiError } from '../../plugins/app/errors.js'
 import { imageNotFound, parseImageId } from '../images/get-image.js'
 import { errorResponses, ExpiringLinkResource, ImageIdParams } from '../schemas.js'
 import { toExpiringLinkResource } from '../../services/expiring-links.js'
+import { UUID } from '../../schemas/ids.js'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** Opaque to clients, in the style of /api/images' cursors; inside, the last link of the page. */
 export function encodeLinkCursor(afterId: string): string {
