@@ -13,7 +13,7 @@ export {
   type ServedFormat,
   type SourceFormat,
 } from './formats.js'
-export { originalKey, stagedUploadKey, thumbnailKey } from './storage-keys.js'
+export { originalKey, resumableUploadSideKeys, stagedUploadKey, thumbnailKey } from './storage-keys.js'
 export {
   THUMBNAIL_GRANT_CONDITIONS,
   grantsOriginal,

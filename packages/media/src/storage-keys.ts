@@ -20,3 +20,11 @@ export function thumbnailKey(imageId: string, height: number, format: ServedForm
 export function stagedUploadKey(uploadId: string, kind: 'direct' | 'resumable'): string {
   return `uploads/${kind}/${uploadId}`
 }
+
+/**
+ * The objects a resumable upload keeps beside its staged file while it is in progress: the TUS
+ * store's (@tus/s3-store) metadata and a tail shorter than a multipart part. Removed with it.
+ */
+export function resumableUploadSideKeys(stagedKey: string): string[] {
+  return [`${stagedKey}.info`, `${stagedKey}.part`]
+}

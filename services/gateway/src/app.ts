@@ -46,6 +46,9 @@ import backfillsPlugin from './plugins/app/backfills.js'
 import adminRoutes from './routes/admin/index.js'
 import createDirectUpload from './routes/uploads/create-direct-upload.js'
 import completeUpload from './routes/uploads/complete-upload.js'
+import resumableUpload from './routes/uploads/resumable-upload.js'
+import resumableUploadsPlugin from './plugins/app/resumable-uploads.js'
+import { resumableUploadHooks } from './services/resumable-upload-hooks.js'
 
 export interface BuildOptions {
   config: GatewayConfig
@@ -128,7 +131,22 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   })
   const stagedUploadOptions = { ...uploadOptions, urlSeconds: config.UPLOAD_URL_SECONDS, maxPendingPerUser: config.UPLOAD_PENDING_PER_USER }
   await app.register(createDirectUpload, stagedUploadOptions)
-  await app.register(completeUpload, { maxBytes: config.UPLOAD_MAX_BYTES, maxPixels: config.UPLOAD_MAX_PIXELS })
+  const uploadLimits = { maxBytes: config.UPLOAD_MAX_BYTES, maxPixels: config.UPLOAD_MAX_PIXELS }
+  await app.register(completeUpload, uploadLimits)
+  // TUS needs the store's address and keys itself (it keeps its state in the bucket)
+  await app.register(resumableUploadsPlugin, {
+    storage: minioConfigFromEnv(config),
+    maxBytes: config.UPLOAD_MAX_BYTES,
+    corsOrigins: config.CORS_ORIGINS?.split(',').map((origin) => origin.trim()) ?? [],
+    hooks: resumableUploadHooks(app, uploadLimits),
+  })
+  await app.register(resumableUpload, {
+    maxBytes: config.UPLOAD_MAX_BYTES,
+    maxPendingPerUser: config.UPLOAD_PENDING_PER_USER,
+    idleSeconds: config.RESUMABLE_UPLOAD_IDLE_SECONDS,
+    perUserPerWindow: config.UPLOAD_RATE_LIMIT_PER_USER,
+    perIpPerWindow: config.UPLOAD_RATE_LIMIT_PER_IP,
+  })
   await app.register(listImages)
   await app.register(getImage)
   await app.register(deleteImage)
