@@ -3,6 +3,7 @@ import type { Repositories } from '@imageapi/db'
 import { enqueueThumbnails, Priority, type ThumbnailJobData } from '@imageapi/queue'
 import type { ObjectStorage } from '@imageapi/storage'
 import type { Queue } from 'bullmq'
+import { sweepExpiredUploads } from './sweep-uploads.js'
 
 export interface ReconcilerDeps {
   repos: Repositories
@@ -34,10 +35,13 @@ export async function reconcileOnce(deps: ReconcilerDeps): Promise<{ requeued: n
   return { requeued: stale.length, objectsRemoved: orphans.length }
 }
 
+/** Runs reconcileOnce, then sweeps expired uploads, every `intervalMs`. */
 export function startReconciler(deps: ReconcilerDeps, intervalMs: number): { stop(): Promise<void> } {
   let running: Promise<unknown> = Promise.resolve()
   const timer = setInterval(() => {
-    running = reconcileOnce(deps).catch((error) => deps.log.warn({ err: error }, 'reconcile failed; will retry'))
+    running = reconcileOnce(deps)
+      .then(() => sweepExpiredUploads(deps))
+      .catch((error) => deps.log.warn({ err: error }, 'reconcile failed; will retry'))
   }, intervalMs)
   timer.unref()
   return {

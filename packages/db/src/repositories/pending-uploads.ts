@@ -112,16 +112,18 @@ export class PendingUploadsRepository {
   }
 
   /**
-   * Deletes the rows of swept uploads and records `objectKeys` in the deletion outbox in the same
-   * transaction, so objects whose removal failed are retried by the reconciler. Only rows still
-   * expired at `now` go: one extended meanwhile stays.
+   * Deletes the rows of swept uploads still expired at `now` (one extended meanwhile stays) and
+   * records the objects of those deleted, `objectsOf(id)`, in the deletion outbox in the same
+   * transaction, so an object whose removal then fails is retried by the reconciler. Returns the
+   * keys recorded: the caller removes those, and only those.
    */
-  async forgetExpired(ids: string[], objectKeys: string[], now: Date): Promise<string[]> {
+  async forgetExpired(ids: string[], objectsOf: (id: string) => string[], now: Date): Promise<string[]> {
     if (ids.length === 0) return []
     return this.db.transaction().execute(async (trx) => {
       const gone = await trx.deleteFrom('pending_uploads').where('id', 'in', ids).where('expires_at', '<=', now).returning('id').execute()
-      await recordObjectDeletions(trx, objectKeys)
-      return gone.map(({ id }) => id)
+      const keys = gone.flatMap(({ id }) => objectsOf(id))
+      await recordObjectDeletions(trx, keys)
+      return keys
     })
   }
 }
