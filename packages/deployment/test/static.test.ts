@@ -236,6 +236,14 @@ t.test('deploy/nginx/nginx.conf: the proxy sends to compose services on the port
   t.ok(linksServer.listen.includes(Number(linksUrl.port)), `on the port of its links server (${linksUrl.port})`)
   t.notOk(proxy.ports!.some((p) => p.endsWith(`:${linksUrl.port}`)), 'which is not published')
 
+  // direct uploads: presigned PUTs are made for S3_PUBLIC_ENDPOINT, the proxy, which passes only those to minio
+  t.equal(serviceEnvironment(compose.services.gateway!).S3_PUBLIC_ENDPOINT, serviceEnvironment(compose.services.gateway!).PUBLIC_URL, "S3_PUBLIC_ENDPOINT defaults to the proxy's published address")
+  const uploadsLocation = /location ~ \^\/\[a-z0-9\]\[a-z0-9\.-\]\+\/uploads\/direct\/ \{([^]*?)\n {4}\}/.exec(config)?.[1] ?? ''
+  t.match(uploadsLocation, /limit_except PUT \{\s*deny all;\s*\}/, 'the storage path takes PUT only')
+  t.match(uploadsLocation, /set \$storage_upstream minio:9000;/, 'to minio')
+  t.match(uploadsLocation, /proxy_set_header Host \$http_host;/, 'with the Host the URL was signed for')
+  t.ok(compose.services.minio, 'minio is a compose service')
+
   const check = nginxSyntaxCheck(Object.keys(compose.services), config)
   t.equal(check.status, 0, 'nginx -t accepts it', { output: check.output })
 })

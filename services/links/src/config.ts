@@ -28,8 +28,6 @@ export const linksEnvSchema = Type.Object({
   LINKS_REDIRECT: Type.Boolean({ default: false }),
   /** Longest lifetime of a presigned URL; never longer than the link's own. */
   LINKS_REDIRECT_MAX_SECONDS: Type.Integer({ minimum: 1, maximum: 604_800, default: 300 }),
-  /** The storage address clients can reach, when it differs from S3_ENDPOINT (redirect mode). */
-  S3_PUBLIC_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$' })),
 })
 
 export type LinksConfig = Static<typeof linksEnvSchema>
