@@ -181,3 +181,18 @@ t.test('complete with an id that is not a UUID, or unknown, answers 404 in the A
   const unknown = await complete('00000000-0000-4000-8000-000000000000')
   t.equal(unknown.status, 404)
 })
+
+t.test('starting a direct upload spends the upload rate limit, which streamed uploads share: past it both answer 429', async (t) => {
+  const limited = await buildTestGateway(t, { UPLOAD_RATE_LIMIT_PER_USER: '4' })
+  const user = await createTestUser(limited.env.repos, 'Basic')
+  const token = (await login(limited.app, user.email, user.password)).access
+  const startOne = () =>
+    limited.app.inject({ method: 'POST', url: '/api/uploads', headers: { authorization: `Bearer ${token}` }, payload: { bytes: png.length, content_type: 'image/png' } })
+  // the limit also bounds half a window to half of it: 2 back to back
+  t.same([(await startOne()).statusCode, (await startOne()).statusCode], [201, 201])
+  t.equal((await startOne()).statusCode, 429, 'a third direct upload')
+  const form = new FormData()
+  form.set('image', new Blob([png]), 'photo.png')
+  const streamed = await limited.app.inject({ method: 'POST', url: '/api/images', headers: { authorization: `Bearer ${token}` }, payload: form })
+  t.equal(streamed.statusCode, 429, 'a streamed upload, on the same budget')
+})

@@ -7,7 +7,8 @@ import { buildTestGateway, login } from './helpers/build-test-app.js'
 
 // Resumable uploads (issue 16): TUS 1.0 relayed by the gateway to @tus/s3-store on the run's radosgw.
 // Over real HTTP, so a connection can be cut half-way through a PATCH.
-const { app, env } = await buildTestGateway(t, { UPLOAD_PENDING_PER_USER: '5' })
+let now = Date.now()
+const { app, env } = await buildTestGateway(t, { UPLOAD_PENDING_PER_USER: '5', RESUMABLE_UPLOAD_IDLE_SECONDS: '3600' }, { clock: () => now })
 const address = await app.listen({ port: 0, host: '127.0.0.1' })
 const owner = await createTestUser(env.repos, 'Premium')
 const other = await createTestUser(env.repos, 'Basic')
@@ -147,4 +148,16 @@ t.test('a resumable upload counts toward the pending uploads per user: one more 
   t.equal(sixth.status, 429)
   for (const url of urls) t.equal((await fetch(url, { method: 'DELETE', headers: tus(otherToken) })).status, 204)
   t.equal(await pendingRows(), 0)
+})
+
+t.test('an upload idle past RESUMABLE_UPLOAD_IDLE_SECONDS answers 410 and is removed with everything it staged', async (t) => {
+  const created = await create(large.length)
+  const url = created.location!
+  t.equal((await patch(url, 0, large.subarray(0, 1000))).status, 204, 'some bytes arrive')
+  now += 3601 * 1000
+  const expired = await head(url)
+  t.equal(expired.status, 410)
+  t.equal(await pendingRows(), 0, 'the row is gone')
+  t.same((await listObjectKeys(env.storage)).filter((key) => key.startsWith('uploads/')), [], 'no staged object')
+  t.same(await incompleteUploads(), [], 'no unfinished multipart upload')
 })

@@ -156,9 +156,14 @@ export async function completeStagedUpload(
   return result.image
 }
 
-/** Ends an upload that will not become an image: its row and its staged objects (left in the outbox if storage fails now). */
+/**
+ * Ends an upload that will not become an image: an unfinished multipart upload of a resumable one
+ * (storage keeps its parts, which no key names), then its row and its staged objects (left in the
+ * outbox if storage fails now).
+ */
 export async function endUpload(app: FastifyInstance, request: FastifyRequest, upload: PendingUpload, extraKeys: string[] = []): Promise<void> {
   const keys = [upload.object_key, ...extraKeys]
+  if (upload.kind === 'resumable') await app.storage.abortIncompleteUploads(upload.object_key)
   await app.repos.pendingUploads.discard(upload.id, upload.owner_id, keys)
   try {
     await app.storage.removeObjects(keys)

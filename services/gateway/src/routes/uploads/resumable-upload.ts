@@ -129,7 +129,6 @@ const resumableUpload: FastifyPluginAsyncTypebox<ResumableUploadRouteOptions> = 
         const upload = await ownUpload(request)
         if (method === 'DELETE') {
           // TUS termination, done here so the row is gone before the client hears 204
-          await app.storage.abortIncompleteUploads(upload.object_key)
           await endUpload(app, request, upload, resumableExtraKeys(upload))
           return reply.code(204).header('tus-resumable', '1.0.0').send()
         }
