@@ -12,6 +12,23 @@ export { SessionsRepository, type NewSession, type SessionSummary, type SessionP
 export { ObjectDeletionsRepository } from './repositories/object-deletions.js'
 export { PendingUploadsRepository, type CompleteResult, type NewPendingUpload } from './repositories/pending-uploads.js'
 export {
+  WebhooksRepository,
+  webhookSigningSecrets,
+  PREVIOUS_WEBHOOK_SECRET_MS,
+  MAX_WEBHOOK_ERROR_LENGTH,
+  type NewWebhookEndpoint,
+  type CreateWebhookEndpointResult,
+  type WebhookEndpointChanges,
+  type NewWebhookDelivery,
+  type WebhookDeliveryPosition,
+  type WebhookDeliveryPage,
+  type WebhookFailureRecord,
+  type WebhookAttemptResult,
+  type RecordedWebhookAttempt,
+  type DueWebhookDelivery,
+  type WebhookEndpointHealth,
+} from './repositories/webhooks.js'
+export {
   CompatUploadsRepository,
   type CompatVariant,
   type CompatUploadEntry,

@@ -174,6 +174,53 @@ export interface PendingUploadsTable {
   created_at: Timestamp
 }
 
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed'
+
+/** A user's webhook endpoint: where events they subscribed to are sent, signed with its secret. */
+export interface WebhookEndpointsTable {
+  id: Generated<string>
+  owner_id: string
+  url: string
+  /** Event type names, never empty. */
+  events: string[]
+  description: ColumnType<string | null, string | null | undefined, string | null>
+  /** The current `whsec_…` secret. */
+  secret: string
+  /** The secret rotated out, still signed with until `previous_secret_expires_at`. */
+  previous_secret: ColumnType<string | null, string | null | undefined, string | null>
+  previous_secret_expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>
+  enabled: ColumnType<boolean, boolean | undefined, boolean>
+  /** Why it was disabled for failing; null when enabled or disabled by its owner. */
+  disabled_reason: ColumnType<string | null, string | null | undefined, string | null>
+  /** Deliveries that failed after all their retries since the last one delivered. */
+  consecutive_failures: ColumnType<number, number | undefined, number>
+  /** When the first of those failed. */
+  failing_since: ColumnType<Date | null, Date | null | undefined, Date | null>
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+/** One event for one endpoint, from queued until delivered or failed after every retry. */
+export interface WebhookDeliveriesTable {
+  id: Generated<string>
+  endpoint_id: string
+  /** The `webhook-id` header, the same on every attempt. */
+  message_id: string
+  event_type: string
+  /** The envelope (`type`, `timestamp`, `data`) that is signed and sent. */
+  payload: ColumnType<Record<string, unknown>, string, string>
+  status: ColumnType<WebhookDeliveryStatus, WebhookDeliveryStatus | undefined, WebhookDeliveryStatus>
+  attempts: ColumnType<number, number | undefined, number>
+  last_status_code: ColumnType<number | null, number | null | undefined, number | null>
+  last_latency_ms: ColumnType<number | null, number | null | undefined, number | null>
+  last_error: ColumnType<string | null, string | null | undefined, string | null>
+  /** When to send next; set exactly while pending. */
+  next_attempt_at: ColumnType<Date | null, Date | null | undefined, Date | null>
+  created_at: Timestamp
+  updated_at: Timestamp
+  delivered_at: ColumnType<Date | null, Date | null | undefined, Date | null>
+}
+
 export interface Database {
   tiers: TiersTable
   users: UsersTable
@@ -187,6 +234,8 @@ export interface Database {
   renditions: RenditionsTable
   sessions: SessionsTable
   pending_uploads: PendingUploadsTable
+  webhook_endpoints: WebhookEndpointsTable
+  webhook_deliveries: WebhookDeliveriesTable
 }
 
 export type Tier = Selectable<TiersTable>
@@ -204,3 +253,5 @@ export type RenditionFormatSettings = Selectable<RenditionFormatsTable>
 export type Rendition = Selectable<RenditionsTable>
 export type Session = Selectable<SessionsTable>
 export type PendingUpload = Selectable<PendingUploadsTable>
+export type WebhookEndpoint = Selectable<WebhookEndpointsTable>
+export type WebhookDelivery = Selectable<WebhookDeliveriesTable>

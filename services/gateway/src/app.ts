@@ -46,6 +46,7 @@ import backfillsPlugin from './plugins/app/backfills.js'
 import adminRoutes from './routes/admin/index.js'
 import createDirectUpload from './routes/uploads/create-direct-upload.js'
 import completeUpload from './routes/uploads/complete-upload.js'
+import webhookRoutes from './routes/webhooks/index.js'
 import resumableUpload from './routes/uploads/resumable-upload.js'
 import resumableUploadsPlugin from './plugins/app/resumable-uploads.js'
 import { resumableUploadHooks } from './services/resumable-upload-hooks.js'
@@ -157,6 +158,12 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   })
   await app.register(listExpiringLinks)
   await app.register(revokeExpiringLink)
+  // Webhook endpoints (issue 17): registered and managed here; deliveries are sent by the dispatcher
+  await app.register(webhookRoutes, {
+    maxPerUser: config.WEBHOOK_ENDPOINTS_PER_USER,
+    allowLoopback: config.WEBHOOK_ALLOW_LOOPBACK,
+    allowHttp: config.WEBHOOK_ALLOW_HTTP,
+  })
   await app.register(forwardViewLinks, { linksUrl: config.LINKS_URL })
   // outside the compat context below: reply-from must not share a context with multipart parsing
   await app.register(openCompatViewLink, { linksUrl: config.LINKS_URL })

@@ -4,6 +4,7 @@ import { storageEnvSchema } from '@imageapi/storage'
 import { queueEnvSchema } from '@imageapi/queue'
 import { linkSigningEnvSchema } from '@imageapi/link-tokens'
 import { tierRulesEnvSchema, tierRulesFromConfig } from '@imageapi/accounts'
+import { ConfigError } from '@imageapi/config'
 
 const MiB = 1024 * 1024
 
@@ -89,6 +90,12 @@ export const gatewayEnvSchema = Type.Object({
   LINK_MAX_LIVE_PER_IMAGE: Type.Integer({ minimum: 1, maximum: 100_000, default: 100 }),
   /** Bounds of the thumbnail heights an admin may give a tier (TIER_HEIGHT_MIN, TIER_HEIGHT_MAX). */
   ...tierRulesEnvSchema,
+  /** Webhook endpoints one user may have (POST /api/webhooks); one more answers 409. */
+  WEBHOOK_ENDPOINTS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  /** Development only (refused when NODE_ENV=production): accept webhook URLs on loopback (127.0.0.0/8, ::1, localhost). */
+  WEBHOOK_ALLOW_LOOPBACK: Type.Boolean({ default: false }),
+  /** Development only (refused when NODE_ENV=production): accept plain http:// webhook URLs. */
+  WEBHOOK_ALLOW_HTTP: Type.Boolean({ default: false }),
 })
 
 export type GatewayEnv = Static<typeof gatewayEnvSchema>
@@ -100,11 +107,26 @@ export interface GatewayConfig extends GatewayEnv {
   JWT_SECRET: string
 }
 
+/** As webhookSafetyFromEnv (@imageapi/webhooks): each setting reopens a way to reach internal services. */
+function refuseWebhookEscapeHatchesInProduction(config: GatewayEnv): void {
+  if (config.NODE_ENV !== 'production') return
+  const set = (['WEBHOOK_ALLOW_LOOPBACK', 'WEBHOOK_ALLOW_HTTP'] as const).filter((name) => config[name])
+  if (set.length > 0) {
+    throw new ConfigError(
+      set.map((variable) => ({
+        variable,
+        message: 'must not be set when NODE_ENV=production: it exists for local development and would let webhooks reach internal services',
+      })),
+    )
+  }
+}
+
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const config = loadConfig(gatewayEnvSchema, env)
   // PUBLIC_URL: links are never built from a request's Host; METRICS_TOKEN: /metrics and /readyz are not public
   requireInProduction(env, ['JWT_SECRET', 'LINK_SIGNING_KEYS', 'S3_ENDPOINT', 'PUBLIC_URL', 'METRICS_TOKEN'])
   tierRulesFromConfig(config)
+  refuseWebhookEscapeHatchesInProduction(config)
   return {
     ...config,
     JWT_SECRET: config.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET,

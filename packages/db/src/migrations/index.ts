@@ -7,6 +7,7 @@ import * as imagesSeqNotUnique from './0005_images_seq_not_unique.js'
 import * as renditions from './0006_renditions.js'
 import * as sessions from './0007_sessions.js'
 import * as pendingUploads from './0008_pending_uploads.js'
+import * as webhooks from './0009_webhooks.js'
 
 /** Listed in code (not read from a folder) so the migrator works the same from src and from dist. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006_renditions': renditions,
   '0007_sessions': sessions,
   '0008_pending_uploads': pendingUploads,
+  '0009_webhooks': webhooks,
 }

@@ -11,6 +11,7 @@ import { SessionsRepository } from './sessions.js'
 import { ThumbnailsRepository } from './thumbnails.js'
 import { TiersRepository } from './tiers.js'
 import { UsersRepository } from './users.js'
+import { WebhooksRepository } from './webhooks.js'
 
 export interface Repositories {
   tiers: TiersRepository
@@ -24,6 +25,7 @@ export interface Repositories {
   renditionFormats: RenditionFormatsRepository
   sessions: SessionsRepository
   pendingUploads: PendingUploadsRepository
+  webhooks: WebhooksRepository
 }
 
 export function createRepositories(db: Kysely<Database>): Repositories {
@@ -39,5 +41,6 @@ export function createRepositories(db: Kysely<Database>): Repositories {
     renditionFormats: new RenditionFormatsRepository(db),
     sessions: new SessionsRepository(db),
     pendingUploads: new PendingUploadsRepository(db),
+    webhooks: new WebhooksRepository(db),
   }
 }

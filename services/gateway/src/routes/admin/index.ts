@@ -22,6 +22,7 @@ import pauseQueue from './queue/pause-queue.js'
 import resumeQueue from './queue/resume-queue.js'
 import createAdminSession from './session/create-admin-session.js'
 import deleteAdminSession from './session/delete-admin-session.js'
+import getWebhookHealth from './webhooks/get-webhook-health.js'
 import queueDashboard from './queue-dashboard.js'
 import adminConsole from './admin-console.js'
 
@@ -55,6 +56,7 @@ const admin: FastifyPluginAsync<{ tierRules: TierRules }> = async (app, options)
     await api.register(resumeQueue)
     await api.register(createAdminSession)
     await api.register(deleteAdminSession)
+    await api.register(getWebhookHealth)
   })
   await app.register(queueDashboard)
   await app.register(adminConsole)
