@@ -20,6 +20,16 @@ export default fp(
           { name: 'auth', description: 'Access and refresh tokens' },
           { name: 'sessions', description: 'Your signed-in sessions (one per sign-in, kept by its rotating refresh token): list them, end one' },
           { name: 'images', description: 'Upload, list and delete images' },
+          {
+            name: 'uploads',
+            description:
+              'Uploads whose bytes go straight to storage: direct (a presigned PUT, then complete) and resumable (TUS 1.0). Checked like `POST /api/images` before they become images',
+          },
+          {
+            name: 'webhooks',
+            description:
+              'Signed webhooks (Standard Webhooks): endpoints you register receive `image.ready`, `image.failed`, `image.deleted` (admins also `backfill.finished`), with retries for about a day',
+          },
           { name: 'links', description: 'Signed view links' },
           { name: 'admin', description: 'Tiers, users, backfills and the thumbnail queue; admins only (others get 403)' },
           {
