@@ -4,7 +4,7 @@ import https from 'node:https'
 import { Transform, type Readable } from 'node:stream'
 import { text } from 'node:stream/consumers'
 import { pipeline } from 'node:stream/promises'
-import { Client, CopyDestinationOptions, CopySourceOptions } from 'minio'
+import { Client, CopyDestinationOptions, CopySourceOptions, type ClientOptions } from 'minio'
 import {
   ObjectNotFoundError,
   StorageUnavailableError,
@@ -105,33 +105,21 @@ export function createMinioStorage(config: MinioStorageConfig): MinioStorage {
   const { transport, failedOnClosedPooledConnection } = createStorageTransport(httpModule, pool, config.timeoutMs ?? DEFAULT_TIMEOUT_MS, config.endPoint)
   const { bucket } = config
   const region = config.region ?? DEFAULT_REGION
-  const client = new Client({
-    endPoint: withoutBrackets(endPointUrl.hostname),
-    port: endPointUrl.port === '' ? undefined : Number(endPointUrl.port),
-    useSSL: endPointUrl.protocol === 'https:',
-    accessKey: config.accessKey,
-    secretKey: config.secretKey,
-    region,
-    pathStyle: true,
-    transport,
-    transportAgent: agent,
-  })
-
+  const clientFor = (url: URL, connection: Pick<ClientOptions, 'transport' | 'transportAgent'> = {}) =>
+    new Client({
+      endPoint: withoutBrackets(url.hostname),
+      port: url.port === '' ? undefined : Number(url.port),
+      useSSL: url.protocol === 'https:',
+      accessKey: config.accessKey,
+      secretKey: config.secretKey,
+      region,
+      pathStyle: true,
+      ...connection,
+    })
+  const client = clientFor(endPointUrl, { transport, transportAgent: agent })
   // Presigning is computed locally (region given, so no location request is ever made): a client
   // for the public address signs URLs whose host is the one clients will send.
-  const publicEndPointUrl = config.publicEndPoint === undefined ? endPointUrl : parseEndPoint(config.publicEndPoint)
-  const presigner =
-    config.publicEndPoint === undefined
-      ? client
-      : new Client({
-          endPoint: withoutBrackets(publicEndPointUrl.hostname),
-          port: publicEndPointUrl.port === '' ? undefined : Number(publicEndPointUrl.port),
-          useSSL: publicEndPointUrl.protocol === 'https:',
-          accessKey: config.accessKey,
-          secretKey: config.secretKey,
-          region,
-          pathStyle: true,
-        })
+  const presigner = config.publicEndPoint === undefined ? client : clientFor(parseEndPoint(config.publicEndPoint))
 
   const missingBucketMessage = `bucket ${bucket} does not exist at ${config.endPoint}`
 

@@ -8,6 +8,7 @@ import { EXPIRING_LINK_SECONDS } from '../../services/expiring-links.js'
 import type { UploadRouteOptions } from '../images/upload-image.js'
 import { TITLE_MAX_LENGTH } from '../../schemas/titles.js'
 import { COMPAT_DOCS, CompatDetail, CompatFieldErrors, LEGACY_NOTE, PERMISSION_DENIED } from './schemas.js'
+import { uploadRateLimited } from '../../services/upload-rate-limit.js'
 
 const UPLOADED = { status: 'Uploaded' } as const
 const STILL_PROCESSING = {
@@ -54,10 +55,7 @@ const uploadCompatImage: FastifyPluginAsyncTypebox<CompatUploadRouteOptions> = a
         preHandler: [
           app.authenticate,
           mayUse,
-          app.rateLimited(
-            { name: 'upload-user', limit: options.perUserPerWindow, key: (request) => request.account?.id },
-            { name: 'upload-ip', limit: options.perIpPerWindow, key: (request) => request.ip },
-          ),
+          uploadRateLimited(app, options),
         ],
         // every error in DRF's shapes ({"image": [...]} or {"detail": ...}), as the form's own errors
         config: { errorShape: 'drf' },

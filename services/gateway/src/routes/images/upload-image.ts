@@ -7,6 +7,7 @@ import { createImage } from '../../services/create-image.js'
 import { toImageResource } from '../../services/image-resource.js'
 import { errorResponses, ImageResource } from '../schemas.js'
 import { TITLE_MAX_LENGTH, validateTitle } from '../../schemas/titles.js'
+import { uploadRateLimited } from '../../services/upload-rate-limit.js'
 
 
 /** A bounded label for the uploads metric: the probe's rejection code, the field at fault, or the status. */
@@ -31,10 +32,7 @@ const uploadImage: FastifyPluginAsyncTypebox<UploadRouteOptions> = async (app, o
     {
       preHandler: [
         app.authenticate,
-        app.rateLimited(
-          { name: 'upload-user', limit: options.perUserPerWindow, key: (request) => request.account?.id },
-          { name: 'upload-ip', limit: options.perIpPerWindow, key: (request) => request.ip },
-        ),
+        uploadRateLimited(app, options),
       ],
       // the body is a stream read by the handler; this schema documents it and is not used to validate
       validatorCompiler: () => () => true,

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses } from '../schemas.js'
 import { CreateDirectUploadBody, DirectUploadResource } from '../../schemas/uploads.js'
 import { createDirectUpload, type StagedUploadSettings } from '../../services/staged-uploads.js'
+import { uploadRateLimited } from '../../services/upload-rate-limit.js'
 
 export interface StagedUploadRouteOptions extends StagedUploadSettings {
   perUserPerWindow: number
@@ -14,11 +15,7 @@ const createDirectUploadRoute: FastifyPluginAsyncTypebox<StagedUploadRouteOption
     {
       preHandler: [
         app.authenticate,
-        // the same budget as streamed uploads: an upload is an upload, however its bytes travel
-        app.rateLimited(
-          { name: 'upload-user', limit: options.perUserPerWindow, key: (request) => request.account?.id },
-          { name: 'upload-ip', limit: options.perIpPerWindow, key: (request) => request.ip },
-        ),
+        uploadRateLimited(app, options),
       ],
       schema: {
         tags: ['uploads'],

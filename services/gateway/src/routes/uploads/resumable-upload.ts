@@ -11,6 +11,7 @@ import { UploadIdParams } from '../../schemas/uploads.js'
 import { validateTitle } from '../../schemas/titles.js'
 import { endUpload, registerPendingUpload } from '../../services/staged-uploads.js'
 import { resumableExtraKeys } from '../../services/resumable-upload-hooks.js'
+import { uploadRateLimited } from '../../services/upload-rate-limit.js'
 
 export interface ResumableUploadRouteOptions {
   maxBytes: number
@@ -53,10 +54,7 @@ const resumableUpload: FastifyPluginAsyncTypebox<ResumableUploadRouteOptions> = 
     {
       preHandler: [
         app.authenticate,
-        app.rateLimited(
-          { name: 'upload-user', limit: options.perUserPerWindow, key: (request) => request.account?.id },
-          { name: 'upload-ip', limit: options.perIpPerWindow, key: (request) => request.ip },
-        ),
+        uploadRateLimited(app, options),
       ],
       schema: {
         tags: ['uploads'],
