@@ -80,6 +80,26 @@ export class ImagesRepository {
     return withThumbnails
   }
 
+  /** An image with its thumbnails, whoever owns it: for the worker, which acts for every owner. */
+  async findWithThumbnails(id: string): Promise<ImageWithThumbnails | undefined> {
+    const image = await this.db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst()
+    if (!image) return undefined
+    const [withThumbnails] = await this.attachThumbnails(this.db, [image])
+    return withThumbnails
+  }
+
+  /** The backfills that gave this image work (its thumbnails' and renditions'), to tell when one has finished. */
+  async backfillsOf(id: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('thumbnails')
+      .select('backfill_id')
+      .where('image_id', '=', id)
+      .where('backfill_id', 'is not', null)
+      .union((eb) => eb.selectFrom('renditions').select('backfill_id').where('image_id', '=', id).where('backfill_id', 'is not', null))
+      .execute()
+    return rows.map((row) => row.backfill_id!)
+  }
+
   /**
    * Deletes the image (its thumbnails and links go with it) and records every object it had
    * in object_deletions within the same transaction, so a storage failure afterwards leaks nothing.

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { ObjectStorage } from '@imageapi/storage'
 import { BoundCounter, VIEW_REUSABLE_MS_HEADER } from '@imageapi/http-service'
 import { LruCache } from '@imageapi/lru-cache'
-import type { LinkClaims } from '@imageapi/link-tokens'
+import { VIEW_PATH, type LinkClaims } from '@imageapi/link-tokens'
 import { rankFormats, type RenditionFormat, type ServedFormat } from '@imageapi/media'
 import { checkRights, type RightsOutcome, type ServableObject, type ServableRights } from '../services/resolve-view-link.js'
 import { createTokenChecker } from '../services/verified-tokens.js'
@@ -248,7 +248,7 @@ const viewLink: FastifyPluginAsync<ViewLinkOptions> = async (app, options) => {
   }
 
   // GET and HEAD on one route: fastify's automatic HEAD route would reset Content-Length to 0
-  app.route<{ Params: { token: string } }>({ method: ['GET', 'HEAD'], url: '/v/:token', handler: (request, reply) => serve(request, reply, NATIVE_DEAD_LINK) })
+  app.route<{ Params: { token: string } }>({ method: ['GET', 'HEAD'], url: `${VIEW_PATH}:token`, handler: (request, reply) => serve(request, reply, NATIVE_DEAD_LINK) })
   // The links of the compat list (/api/view/{token}/): the same tokens and checks, with that API's status for a dead link.
   for (const url of ['/api/view/:token', '/api/view/:token/']) {
     app.route<{ Params: { token: string } }>({ method: ['GET', 'HEAD'], url, handler: (request, reply) => serve(request, reply, COMPAT_DEAD_LINK) })

@@ -1,10 +1,9 @@
 import fp from 'fastify-plugin'
 import type { AddressInfo } from 'node:net'
 import type { FastifyRequest } from 'fastify'
-import { createLinkSigner, memoizePermanentTokens, parseSigningKeys, type LinkClaims, type LinkSigner } from '@imageapi/link-tokens'
+import { createLinkSigner, memoizePermanentTokens, parseSigningKeys, VIEW_PATH, type LinkClaims, type LinkSigner } from '@imageapi/link-tokens'
 
-/** Path prefix of view links; the gateway forwards it to the links service, which serves it. */
-export const VIEW_PATH = '/v/'
+export { VIEW_PATH }
 
 /**
  * How many permanent links' tokens the signer remembers (about 200 bytes each): every listing
