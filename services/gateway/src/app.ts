@@ -137,6 +137,8 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   // TUS needs the store's address and keys itself (it keeps its state in the bucket)
   await app.register(resumableUploadsPlugin, {
     storage: minioConfigFromEnv(config),
+    redis,
+    prefix: config.QUEUE_PREFIX,
     maxBytes: config.UPLOAD_MAX_BYTES,
     corsOrigins: config.CORS_ORIGINS?.split(',').map((origin) => origin.trim()) ?? [],
     hooks: resumableUploadHooks(app, uploadLimits),

@@ -3,6 +3,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Server, type ServerOptions } from '@tus/server'
 import { S3Store } from '@tus/s3-store'
 import type { MinioStorageConfig } from '@imageapi/storage'
+import type { RedisTarget } from '@imageapi/queue'
+import { createRedisUploadLocker } from './resumable-upload-locks.js'
 
 /** What a relayed TUS request needs from the Fastify request that carried it. */
 export interface ResumableRequestContext {
@@ -28,6 +30,9 @@ declare module 'fastify' {
 
 export interface ResumableUploadsOptions {
   storage: MinioStorageConfig
+  /** Where the gateways share their upload locks (the queue's Redis), and under which key prefix. */
+  redis: RedisTarget
+  prefix: string
   maxBytes: number
   /** Origins allowed to call from a browser (CORS_ORIGINS), or none. */
   corsOrigins: string[]
@@ -63,7 +68,10 @@ export default fp<ResumableUploadsOptions>(
       },
     })
     const allowed = new Set(options.corsOrigins)
+    const locker = await createRedisUploadLocker({ redis: options.redis, prefix: options.prefix })
+    app.addHook('onClose', () => locker.close())
     const server = new Server({
+      locker,
       path: RESUMABLE_UPLOADS_PATH,
       datastore,
       maxSize: options.maxBytes,
