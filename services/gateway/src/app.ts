@@ -36,6 +36,7 @@ import createExpiringLink from './routes/links/create-expiring-link.js'
 import listExpiringLinks from './routes/links/list-expiring-links.js'
 import revokeExpiringLink from './routes/links/revoke-expiring-link.js'
 import thumbnailReadinessPlugin from './plugins/app/thumbnail-readiness.js'
+import imageReadinessPlugin from './plugins/app/image-readiness.js'
 import uploadCompatImage from './routes/compat/upload-image.js'
 import listCompatUploads from './routes/compat/list-uploads.js'
 import openCompatViewLink from './routes/compat/open-view-link.js'
@@ -151,6 +152,8 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
     perIpPerWindow: config.UPLOAD_RATE_LIMIT_PER_IP,
   })
   await app.register(listImages)
+  // wake-ups for waits on thumbnails (GET /api/images/{id}?wait=ready, the compat upload's wait): one queue-events connection
+  await app.register(imageReadinessPlugin, { redis, prefix: config.QUEUE_PREFIX })
   await app.register(getImage)
   await app.register(deleteImage)
   await app.register(createExpiringLink, {
@@ -171,7 +174,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   await app.register(openCompatViewLink, { linksUrl: config.LINKS_URL })
   // The routes of the Django API we replace (issue 5), mapped onto our model; documented as legacy.
   await app.register(async (compat) => {
-    await compat.register(thumbnailReadinessPlugin, { redis, prefix: config.QUEUE_PREFIX })
+    await compat.register(thumbnailReadinessPlugin)
     await compat.register(multipartPlugin, { maxBytes: config.UPLOAD_MAX_BYTES })
     await compat.register(uploadCompatImage, { ...uploadOptions, waitMs: config.COMPAT_UPLOAD_WAIT_MS })
     await compat.register(listCompatUploads)

@@ -113,7 +113,12 @@ t.test('GET /docs/json is an OpenAPI 3 document generated from the route schemas
 
   t.test('GET /api/images/{id}: the Image schema, its thumbnails with height, status, url and formats', async (t) => {
     const get = doc.paths['/api/images/{id}'].get
-    t.match(get.parameters, [{ in: 'path', name: 'id', required: true }], 'the id is a required path parameter')
+    t.match(get.parameters.find((p: { in: string }) => p.in === 'path'), { name: 'id', required: true }, 'the id is a required path parameter')
+    // the long-poll (README, "Waiting for thumbnails without polling")
+    const query = Object.fromEntries(get.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => [p.name, p]))
+    t.match(query.wait, { required: false, schema: { enum: ['ready'] }, description: /pending/ }, '`wait=ready` documented')
+    t.match(query.timeout, { required: false, schema: { type: 'integer', minimum: 1, maximum: 30 }, description: /seconds/ }, '`timeout` documented')
+    t.match(get.description, /wait=ready/, 'the route description explains the wait')
     for (const status of ['200', '401', '404']) t.ok(get.responses[status], `${status} documented`)
     const image = named('Image')
     t.ok(image, 'an Image component schema')

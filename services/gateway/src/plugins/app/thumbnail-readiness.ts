@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import { createThumbnailQueueEvents, thumbnailJobId, type RedisTarget } from '@imageapi/queue'
 
 /** How a wait for one thumbnail ended; `pending` means the time ran out first (the work goes on). */
 export type ThumbnailWaitOutcome = { status: 'ready' } | { status: 'failed'; error: string } | { status: 'gone' } | { status: 'pending' }
@@ -17,22 +16,14 @@ const MAX_RECHECK_MS = 1_000
 
 /**
  * Waits on the row, which is the truth, and re-reads it when the image's job completes or fails:
- * one QueueEvents connection per process serves every wait, so a wait costs a handful of primary
- * key reads rather than a poll every few milliseconds. Events are only a wake-up call: a missed one
- * (Redis away, the job lost and queued again by the reconciler) costs at most one backoff step.
+ * the wake-ups come from the image-readiness plugin (one QueueEvents connection per process serves
+ * every wait), so a wait costs a handful of primary key reads rather than a poll every few
+ * milliseconds. Events are only a wake-up call: a missed one (Redis away, the job lost and queued
+ * again by the reconciler) costs at most one backoff step.
  */
-export default fp<{ redis: RedisTarget; prefix: string }>(
-  async (app, options) => {
-    const events = createThumbnailQueueEvents({ redis: options.redis, prefix: options.prefix })
-    events.on('error', (error) => app.log.warn({ err: error }, 'thumbnail queue events error; waits fall back to re-reading'))
-    const wakers = new Map<string, Set<() => void>>()
-    const wake = ({ jobId }: { jobId: string }) => wakers.get(jobId)?.forEach((waker) => waker())
-    events.on('completed', wake)
-    events.on('failed', wake)
-    app.addHook('onClose', async () => events.close())
-
+export default fp(
+  async (app) => {
     app.decorate('waitForThumbnail', async (imageId: string, height: number, timeoutMs: number): Promise<ThumbnailWaitOutcome> => {
-      const jobId = thumbnailJobId(imageId)
       // real time, not app.clock: tests move the clock to expire links, not to skip waiting
       const deadline = Date.now() + timeoutMs
       let signalled = false
@@ -41,9 +32,7 @@ export default fp<{ redis: RedisTarget; prefix: string }>(
         signalled = true
         interrupt?.()
       }
-      const waiting = wakers.get(jobId) ?? new Set()
-      waiting.add(waker)
-      wakers.set(jobId, waiting)
+      const unsubscribe = app.imageReadiness.onJobSettled(imageId, waker)
       try {
         for (let pause = FIRST_RECHECK_MS; ; pause = Math.min(pause * 2, MAX_RECHECK_MS)) {
           // an event arriving during the read makes the next read happen at once
@@ -65,10 +54,9 @@ export default fp<{ redis: RedisTarget; prefix: string }>(
           interrupt = undefined
         }
       } finally {
-        waiting.delete(waker)
-        if (waiting.size === 0) wakers.delete(jobId)
+        unsubscribe()
       }
     })
   },
-  { name: 'thumbnail-readiness', dependencies: ['database'] },
+  { name: 'thumbnail-readiness', dependencies: ['database', 'image-readiness'] },
 )
