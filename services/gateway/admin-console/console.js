@@ -9,6 +9,7 @@ let tokens = JSON.parse(sessionStorage.getItem(TOKENS) ?? 'null')
 let tiers = []
 let usersCursor = null
 let watchedBackfill = null
+let webhookOwner = null
 
 class ApiFailure extends Error {
   constructor(status, body) {
@@ -105,7 +106,7 @@ async function busy(button, work) {
 
 // ---- sections -----------------------------------------------------------------------------
 
-const SECTIONS = ['tiers', 'users', 'queue']
+const SECTIONS = ['tiers', 'users', 'queue', 'webhooks']
 
 function show(section) {
   for (const name of SECTIONS) $(`#${name}`).hidden = name !== section
@@ -114,7 +115,7 @@ function show(section) {
     else button.removeAttribute('aria-current')
   }
   clearMessages()
-  const load = { tiers: loadTiers, users: () => loadUsers({ reset: true }), queue: loadQueue }[section]
+  const load = { tiers: loadTiers, users: () => loadUsers({ reset: true }), queue: loadQueue, webhooks: loadWebhooks }[section]
   load().catch((error) => showError(error))
 }
 
@@ -128,6 +129,7 @@ function signedOut(message) {
   tokens = null
   sessionStorage.removeItem(TOKENS)
   watchedBackfill = null
+  resetWebhooks()
   $('#nav').hidden = true
   for (const name of [...SECTIONS, 'backfill']) $(`#${name}`).hidden = true
   $('#sign-in').hidden = false
@@ -497,6 +499,133 @@ for (const [selector, action] of Object.entries(queueActions)) {
     busy(event.currentTarget, action).catch((error) => showError(error))
   })
 }
+
+// ---- webhooks -----------------------------------------------------------------------------
+
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : '–'
+}
+
+function resetWebhooks() {
+  webhookOwner = null
+  $('#webhook-owner').textContent = ''
+  $('#webhook-rows').replaceChildren()
+  $('#webhook-list').hidden = true
+  $('#webhook-detail').hidden = true
+}
+
+/** The user typed: an id as it is, an email through the users' search (the one that matches exactly, or the only one found). */
+async function findWebhookOwner(typed) {
+  if (USER_ID.test(typed)) return typed
+  const page = await api.get(`/api/admin/users?${new URLSearchParams({ email: typed, limit: '20' })}`)
+  const exact = page.items.find((user) => user.email.toLowerCase() === typed.toLowerCase())
+  if (exact) return exact.id
+  if (page.items.length === 1) return page.items[0].id
+  if (page.items.length === 0) throw Object.assign(new Error('No user has that email or id.'), { field: 'user' })
+  const shown = page.items.slice(0, 5).map((user) => user.email).join(', ')
+  throw Object.assign(new Error(`${page.next_cursor ? 'Many' : page.items.length} users match (${shown}${page.items.length > 5 ? ', …' : ''}): type the whole email or the id.`), { field: 'user' })
+}
+
+async function loadWebhooks() {
+  if (webhookOwner) await showWebhooks(webhookOwner)
+}
+
+async function showWebhooks(userId) {
+  const { user, items } = await api.get(`/api/admin/users/${encodeURIComponent(userId)}/webhooks`)
+  webhookOwner = user.id
+  const disabled = items.filter((item) => !item.endpoint.enabled).length
+  $('#webhook-owner').textContent =
+    items.length === 0
+      ? `${user.email} has no webhook endpoints.`
+      : `${user.email} has ${items.length} webhook endpoint${items.length === 1 ? '' : 's'}${disabled ? `, ${disabled} disabled` : ''}.`
+  $('#webhook-list').hidden = items.length === 0
+  $('#webhook-detail').hidden = true
+  $('#webhook-rows').replaceChildren(...items.map(webhookRow))
+}
+
+function endpointState(endpoint) {
+  if (endpoint.enabled) return 'enabled'
+  return endpoint.disabled_reason ? `disabled: ${endpoint.disabled_reason}` : 'disabled (by its owner)'
+}
+
+function webhookRow(item) {
+  const { endpoint } = item
+  const row = document.createElement('tr')
+  row.dataset.endpointId = endpoint.id
+  const last = item.last_delivery
+  const actions = document.createElement('td')
+  actions.dataset.label = 'Actions'
+  const open = actionButton('Deliveries', 'secondary', (button) => showDeliveries(endpoint, button))
+  open.setAttribute('aria-label', `Deliveries to ${endpoint.url}`)
+  actions.append(open)
+  row.append(
+    cell(endpoint.url, 'URL'),
+    cell(endpoint.events.join(', '), 'Events'),
+    cell(endpointState(endpoint), 'State'),
+    cell(String(item.consecutive_failures), 'Failures in a row'),
+    cell(when(item.failing_since), 'Failing since'),
+    cell(last ? `${last.status}${last.last_status_code === null ? '' : ` (${last.last_status_code})`}, ${when(last.updated_at)}` : 'none yet', 'Last delivery'),
+    actions,
+  )
+  if (!endpoint.enabled) row.classList.add('disabled')
+  return row
+}
+
+async function showDeliveries(endpoint, button) {
+  clearMessages()
+  await busy(button, async () => {
+    try {
+      const health = await api.get(`/api/admin/webhooks/${encodeURIComponent(endpoint.id)}`)
+      $('#webhook-detail-title').textContent = `Deliveries to ${health.endpoint.url}`
+      const failing = health.failing_since ? `, failing since ${when(health.failing_since)}` : ''
+      $('#webhook-detail-state').textContent = `${endpointState(health.endpoint)}; ${health.consecutive_failures} failed in a row${failing}.`
+      $('#delivery-rows').replaceChildren(
+        ...health.deliveries.map((delivery) => {
+          const row = document.createElement('tr')
+          row.append(
+            cell(when(delivery.created_at), 'Queued'),
+            cell(delivery.event_type, 'Event'),
+            cell(delivery.status, 'Status'),
+            cell(String(delivery.attempts), 'Attempts'),
+            cell(delivery.last_status_code === null ? '–' : String(delivery.last_status_code), 'Last status code'),
+            cell(delivery.last_latency_ms === null ? '–' : `${delivery.last_latency_ms} ms`, 'Latency'),
+            cell(delivery.last_error ?? '–', 'Error'),
+            cell(when(delivery.next_attempt_at), 'Next attempt'),
+          )
+          return row
+        }),
+      )
+      if (health.deliveries.length === 0) $('#webhook-detail-state').textContent += ' No deliveries yet.'
+      $('#webhook-detail').hidden = false
+      $('#webhook-detail-title').focus()
+    } catch (error) {
+      showError(error)
+    }
+  })
+}
+
+$('#webhook-filter').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const form = event.currentTarget
+  clearMessages(form)
+  say('')
+  const typed = form.elements.user.value.trim()
+  if (!typed) {
+    markField(form, 'user', 'Type a user\'s email or id.')
+    return
+  }
+  await busy(form.querySelector('button[type=submit]'), async () => {
+    try {
+      resetWebhooks()
+      await showWebhooks(await findWebhookOwner(typed))
+    } catch (error) {
+      if (error.status === 404) error.field = 'user'
+      showError(error, form)
+    }
+  })
+})
 
 // ---- start --------------------------------------------------------------------------------
 

@@ -122,3 +122,101 @@ t.test('an admin re-tiers a user from the console and the new thumbnails are mad
   t.equal(await worker.stop(), 0)
   t.equal(await links.stop(), 0)
 })
+
+t.test('support finds a user\'s webhooks in the console: a disabled endpoint\'s reason and its deliveries, shown as text', { skip: onCI ? false : (noBrowser ?? false) }, async (t) => {
+  if (noBrowser) {
+    t.fail(`${noBrowser}, and CI is set: a CI machine must have it (.ci/run installs Debian's chromium)`)
+    return
+  }
+  const env = await createTestEnvironment(t)
+  const app = await buildApp({ config: loadGatewayConfig({ ...env.env, LOG_LEVEL: 'silent', NODE_ENV: 'test' }), storage: env.storage })
+  t.teardown(() => app.close())
+  const base = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1')
+
+  const admin = await createTestUser(env.repos, 'Enterprise', { isAdmin: true })
+  const owner = await createTestUser(env.repos, 'Basic')
+  // URLs and receivers' errors are the user's (or their receiver's): markup in them must stay text
+  const url = 'https://hooks.example.com/in?x=<img src=x onerror=alert(1)>'
+  const created = await env.repos.webhooks.create({ ownerId: owner.user.id, url, events: ['image.ready', 'image.deleted'], description: null, secret: 'whsec_console-test', now: new Date() }, 10)
+  const endpoint = created.created!
+  const [delivery] = await env.repos.webhooks.insertDeliveries([
+    { endpointId: endpoint.id, messageId: 'msg_console_test', eventType: 'image.ready', payload: { type: 'image.ready', timestamp: new Date().toISOString(), data: {} }, now: new Date() },
+  ])
+  const recorded = await env.repos.webhooks.recordAttempt(delivery!.id, {
+    outcome: 'failed',
+    statusCode: 500,
+    latencyMs: 42,
+    error: '<b id="injected">receiver exploded</b>',
+    now: new Date(),
+    disable: 'disabled after 1 consecutive failed deliveries',
+  })
+  t.equal(recorded?.endpoint.enabled, false, 'the endpoint is disabled')
+
+  const profile = await mkdtemp(join(tmpdir(), 'imageapi-chromium-'))
+  t.teardown(() => rm(profile, { recursive: true, force: true }))
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    // a phone: the console must work there
+    viewport: { width: 390, height: 844 },
+  })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage()
+  const problems: string[] = []
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text())
+  })
+  page.on('pageerror', (error) => problems.push(error.message))
+  page.on('dialog', (dialog) => {
+    problems.push(`a dialog opened: ${dialog.message()}`)
+    void dialog.dismiss()
+  })
+
+  await page.goto(`${base}/admin`)
+  await page.getByLabel('Email', { exact: true }).fill(admin.email)
+  await page.getByLabel('Password').fill(admin.password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('heading', { name: 'Tiers' }).waitFor()
+
+  await page.getByRole('button', { name: 'Webhooks' }).click()
+  await page.getByLabel('User email or id').fill(owner.email)
+  await page.getByRole('button', { name: 'Show webhooks' }).click()
+  await page.getByText(`${owner.email} has 1 webhook endpoint, 1 disabled.`).waitFor()
+  await page.getByRole('cell', { name: 'image.ready, image.deleted' }).waitFor()
+  await page.getByRole('cell', { name: 'disabled: disabled after 1 consecutive failed deliveries' }).waitFor()
+  t.equal(await page.locator('#webhook-rows td[data-label=URL]').textContent(), url, 'the URL, as text')
+
+  await page.getByRole('button', { name: `Deliveries to ${url}` }).click()
+  await page.getByRole('heading', { name: `Deliveries to ${url}` }).waitFor()
+  await page.getByText('disabled: disabled after 1 consecutive failed deliveries; 1 failed in a row, failing since').waitFor()
+  const rows = page.locator('#delivery-rows tr')
+  t.equal(await rows.count(), 1, 'one delivery')
+  const cells = await rows.first().locator('td').evaluateAll((tds) => tds.map((td) => [td.getAttribute('data-label'), td.textContent]))
+  t.match(cells[0], ['Queued', /\d/], 'when it was queued')
+  t.same(
+    cells.slice(1),
+    [
+      ['Event', 'image.ready'],
+      ['Status', 'failed'],
+      ['Attempts', '1'],
+      ['Last status code', '500'],
+      ['Latency', '42 ms'],
+      ['Error', '<b id="injected">receiver exploded</b>'],
+      ['Next attempt', '–'],
+    ],
+    'event, status, attempts, status code, latency, error and next attempt, as text',
+  )
+  t.equal(await page.locator('#injected, #webhooks img').count(), 0, 'no markup from the data made it into the page')
+  await mkdir(ARTIFACTS, { recursive: true })
+  await page.screenshot({ path: join(ARTIFACTS, 'admin-console-webhooks.png'), fullPage: true })
+
+  // by id, too; an unknown one is said next to the field
+  await page.getByLabel('User email or id').fill(owner.user.id)
+  await page.getByRole('button', { name: 'Show webhooks' }).click()
+  await page.getByText(`${owner.email} has 1 webhook endpoint, 1 disabled.`).waitFor()
+  await page.getByLabel('User email or id').fill('nobody-at-all@example.com')
+  await page.getByRole('button', { name: 'Show webhooks' }).click()
+  await page.getByRole('alert').filter({ hasText: 'No user has that email or id.' }).waitFor()
+  t.same(problems, [], 'no script or CSP errors in the console')
+})

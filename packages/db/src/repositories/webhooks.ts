@@ -281,6 +281,17 @@ export class WebhooksRepository {
   }
 
   /**
+   * A delivery, whatever its state, with its endpoint: what the dispatcher reads before an attempt.
+   * Undefined when the delivery is gone (its endpoint was deleted).
+   */
+  async findWithEndpoint(deliveryId: string): Promise<DueWebhookDelivery | undefined> {
+    const delivery = await this.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', deliveryId).executeTakeFirst()
+    if (!delivery) return undefined
+    const endpoint = await this.findById(delivery.endpoint_id)
+    return endpoint ? { delivery, endpoint } : undefined
+  }
+
+  /**
    * Pending deliveries due at `now` to enabled endpoints, oldest due first, each with its endpoint.
    * Claimed: their `next_attempt_at` moves to `now + leaseMs`, so another dispatcher does not take
    * them meanwhile, and one that crashes mid-attempt gets them sent again after the lease.
@@ -419,5 +430,25 @@ export class WebhooksRepository {
     if (!endpoint) return undefined
     const page = await this.listDeliveries(id, { limit: deliveries })
     return { endpoint, deliveries: page.deliveries }
+  }
+
+  /**
+   * For admins: a user's endpoints, oldest first, each with its newest delivery (undefined when it
+   * has none): two queries, whatever the number of endpoints.
+   */
+  async listByOwnerWithLastDelivery(ownerId: string): Promise<Array<{ endpoint: WebhookEndpoint; lastDelivery: WebhookDelivery | undefined }>> {
+    const endpoints = await this.listByOwner(ownerId)
+    if (endpoints.length === 0) return []
+    const latest = await this.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .distinctOn('endpoint_id')
+      .where('endpoint_id', 'in', endpoints.map((endpoint) => endpoint.id))
+      .orderBy('endpoint_id')
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute()
+    const byEndpoint = new Map(latest.map((delivery) => [delivery.endpoint_id, delivery]))
+    return endpoints.map((endpoint) => ({ endpoint, lastDelivery: byEndpoint.get(endpoint.id) }))
   }
 }

@@ -23,6 +23,7 @@ import resumeQueue from './queue/resume-queue.js'
 import createAdminSession from './session/create-admin-session.js'
 import deleteAdminSession from './session/delete-admin-session.js'
 import getWebhookHealth from './webhooks/get-webhook-health.js'
+import listUserWebhooks from './webhooks/list-user-webhooks.js'
 import queueDashboard from './queue-dashboard.js'
 import adminConsole from './admin-console.js'
 
@@ -57,6 +58,7 @@ const admin: FastifyPluginAsync<{ tierRules: TierRules }> = async (app, options)
     await api.register(createAdminSession)
     await api.register(deleteAdminSession)
     await api.register(getWebhookHealth)
+    await api.register(listUserWebhooks)
   })
   await app.register(queueDashboard)
   await app.register(adminConsole)
