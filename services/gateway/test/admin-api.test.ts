@@ -27,6 +27,8 @@ const ADMIN_ROUTES: InjectOptions[] = [
   { method: 'GET', url: `/api/admin/users/${admin.user.id}` },
   { method: 'PATCH', url: `/api/admin/users/${admin.user.id}`, payload: { is_admin: false } },
   { method: 'POST', url: `/api/admin/users/${admin.user.id}/deactivate` },
+  { method: 'GET', url: `/api/admin/users/${admin.user.id}/webhooks` },
+  { method: 'GET', url: '/api/admin/webhooks/00000000-0000-4000-8000-000000000000' },
   { method: 'GET', url: '/api/admin/backfills' },
   { method: 'GET', url: '/api/admin/backfills/00000000-0000-4000-8000-000000000000' },
   { method: 'POST', url: '/api/admin/backfills', payload: { tier: 'Basic' } },
