@@ -1,6 +1,7 @@
 import { Queue, QueueEvents, Worker, type JobsOptions, type Processor, type WorkerOptions } from 'bullmq'
 import { Type } from '@imageapi/config'
-import { bullmqPrefix, closingWith, redisConnection, redisEnvSchema, toRedisTarget, type RedisTarget } from './redis.js'
+import { locate, type QueueLocation } from './location.js'
+import { closingWith, redisConnection, redisEnvSchema } from './redis.js'
 
 export const THUMBNAIL_QUEUE = 'thumbnails'
 
@@ -37,16 +38,7 @@ export const Priority = {
   backfill: 100,
 } as const
 
-/**
- * Where the queue is: `redis` (a target, or a standalone server's URL) or, as callers wrote before
- * clusters, `redisUrl`. `prefix` is QUEUE_PREFIX; on a cluster it becomes a hash tag (bullmqPrefix).
- */
-export type QueueLocation = ({ redis: RedisTarget | string } | { redisUrl: string }) & { prefix: string }
-
-function locate(options: QueueLocation): { target: RedisTarget; prefix: string } {
-  const target = toRedisTarget('redis' in options ? options.redis : options.redisUrl)
-  return { target, prefix: bullmqPrefix(options.prefix, target) }
-}
+export type { QueueLocation } from './location.js'
 
 export function createThumbnailQueue(options: QueueLocation): Queue<ThumbnailJobData> {
   const { target, prefix } = locate(options)
@@ -117,6 +109,17 @@ export async function enqueueMany(
 }
 
 export { JOB_STATES, pingQueue, registerQueueMetrics } from './observe.js'
+export {
+  createWebhookQueue,
+  createWebhookWorker,
+  enqueueWebhookDelivery,
+  WEBHOOK_QUEUE,
+  webhookJobId,
+  webhookJobOptions,
+  type WebhookJobData,
+  type WebhookQueue,
+  type WebhookWorker,
+} from './webhook-queue.js'
 export {
   bullmqPrefix,
   createRedis,

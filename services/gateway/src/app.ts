@@ -15,6 +15,7 @@ import errorsPlugin, { frameworkErrorHandler, MAX_PARAM_LENGTH } from './plugins
 import databasePlugin from './plugins/app/database.js'
 import storagePlugin from './plugins/app/storage.js'
 import thumbnailQueuePlugin from './plugins/app/thumbnail-queue.js'
+import webhookQueuePlugin from './plugins/app/webhook-queue.js'
 import viewLinksPlugin from './plugins/app/view-links.js'
 import viewAnswersPlugin from './plugins/app/view-answers.js'
 import authenticatePlugin from './plugins/app/authenticate.js'
@@ -96,6 +97,7 @@ export async function buildApp({ config, db, storage, clock }: BuildOptions): Pr
   // one server (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES, which wins): every Redis user below
   const redis = redisTargetFromConfig(config)
   await app.register(thumbnailQueuePlugin, { redis, prefix: config.QUEUE_PREFIX })
+  await app.register(webhookQueuePlugin, { redis, prefix: config.QUEUE_PREFIX })
   await app.register(operations, {
     checks: { postgres: () => pingDatabase(app.db), redis: () => pingQueue(app.thumbnailQueue), storage: () => app.storage.ping() },
     ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}),

@@ -16,7 +16,13 @@ function isOutage(error: unknown): boolean {
  * backoff and, on the last attempt, marks the rows failed, except an outage: then the rows stay
  * pending and the reconciler queues them again once the deadline passes.
  */
-export function createThumbnailJobProcessor(deps: GenerateThumbnailsDeps & { metrics?: WorkerMetrics }) {
+export function createThumbnailJobProcessor(
+  deps: GenerateThumbnailsDeps & {
+    metrics?: WorkerMetrics
+    /** Called once a job has left nothing owed for the image it can still make (done, or failed for good): the webhooks. */
+    onImageSettled?: (imageId: string) => Promise<void>
+  },
+) {
   return async (job: Job<ThumbnailJobData>) => {
     const { imageId, requestId } = job.data
     const log = deps.log.child({ jobId: job.id, imageId, requestId, attempt: job.attemptsMade + 1 })
@@ -28,6 +34,7 @@ export function createThumbnailJobProcessor(deps: GenerateThumbnailsDeps & { met
       log.info({ ...result, durationMs: Date.now() - started, waitMs: waitSeconds === undefined ? undefined : Math.round(waitSeconds * 1000) }, 'thumbnails done')
       deps.metrics?.recordThumbnails(result)
       deps.metrics?.recordJob('done', (Date.now() - started) / 1000, waitSeconds)
+      await deps.onImageSettled?.(imageId)
       return result
     } catch (error) {
       const permanent = error instanceof PermanentThumbnailError
@@ -47,6 +54,7 @@ export function createThumbnailJobProcessor(deps: GenerateThumbnailsDeps & { met
             renditions: { rendered: [], failed: owed.owedRenditions.map((r) => renditionName(r.height, r.format)), discarded: [] },
           })
         }
+        await deps.onImageSettled?.(imageId)
       }
       if (permanent) throw new UnrecoverableError((error as Error).message)
       throw error

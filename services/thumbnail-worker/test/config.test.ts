@@ -45,7 +45,9 @@ t.test('each bad value is a ConfigError naming its variable', async (t) => {
   }
 })
 
-t.test('production requires an explicit storage endpoint', async (t) => {
-  t.throws(() => loadWorkerConfig({ NODE_ENV: 'production' }), { name: 'ConfigError', message: /S3_ENDPOINT: is required when NODE_ENV=production/ })
-  t.ok(loadWorkerConfig({ NODE_ENV: 'production', S3_ENDPOINT: 'http://s3:9000' }))
+t.test('production requires an explicit storage endpoint, and the link keys and public address image.ready webhooks build links with', async (t) => {
+  for (const variable of ['S3_ENDPOINT', 'LINK_SIGNING_KEYS', 'PUBLIC_URL']) {
+    t.throws(() => loadWorkerConfig({ NODE_ENV: 'production' }), { name: 'ConfigError', message: new RegExp(`${variable}: is required when NODE_ENV=production`) })
+  }
+  t.ok(loadWorkerConfig({ NODE_ENV: 'production', S3_ENDPOINT: 'http://s3:9000', LINK_SIGNING_KEYS: 'k1:aW5zZWN1cmUtdGVzdC1saW5rLWtleS0wMDAwMDAwMDAwMDA', PUBLIC_URL: 'https://img.example.com' }))
 })

@@ -173,6 +173,7 @@ export async function queueTestEvent(app: FastifyInstance, account: UserWithTier
   const [inserted] = await app.repos.webhooks.insertDeliveries([{ endpointId: endpoint.id, messageId: webhookMessageId(), eventType: 'webhook.test', payload, now }])
   const delivery = inserted && (await app.repos.webhooks.findDelivery(endpoint.id, inserted.id))
   if (!delivery) throw new Error('the test delivery was not recorded')
+  await app.queueWebhookDelivery(delivery)
   return delivery
 }
 
@@ -185,5 +186,6 @@ export async function retryDelivery(app: FastifyInstance, account: UserWithTier,
   if (result.outcome !== 'queued') {
     throw result.outcome === 'pending' ? new ApiError(409, 'the delivery is already queued (pending): it is sent at next_attempt_at') : deliveryNotFound()
   }
+  await app.queueWebhookDelivery(result.delivery)
   return result.delivery
 }

@@ -1,0 +1,1 @@
+export { eventMessageId, publishWebhookEvent, queueWebhookDelivery, type PublishDeps, type WebhookAudience, type WebhookEvent } from './publish.js'
