@@ -20,6 +20,7 @@ import { benchStore, stopBenchStore, storeKind } from './lib/store.js'
 import { thumbnailsBenchmark } from './benchmarks/thumbnails.js'
 import { uploadLatencyBenchmark } from './benchmarks/upload-latency.js'
 import { uploadThroughputBenchmark } from './benchmarks/upload-throughput.js'
+import { directUploadBenchmark } from './benchmarks/direct-upload.js'
 import { viewBenchmark } from './benchmarks/view.js'
 import { listingBenchmark } from './benchmarks/listing.js'
 import { workerScalingBenchmark } from './benchmarks/worker-scaling.js'
@@ -41,10 +42,11 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchResult>> = 
   listing: listingBenchmark,
   // not part of a plain `pnpm bench` (all): run them by name
   'worker-scaling': workerScalingBenchmark,
+  'direct-upload': directUploadBenchmark,
   capacity: capacityBenchmark,
 }
-const BY_NAME_ONLY = new Set(['worker-scaling', 'capacity'])
-const ALIASES: Record<string, string> = { thumbnail: 'thumbnails', latency: 'upload-latency', upload: 'upload-latency', throughput: 'upload-throughput', memory: 'upload-throughput', list: 'listing', listings: 'listing', serve: 'view', views: 'view' }
+const BY_NAME_ONLY = new Set(['worker-scaling', 'capacity', 'direct-upload'])
+const ALIASES: Record<string, string> = { thumbnail: 'thumbnails', latency: 'upload-latency', upload: 'upload-latency', throughput: 'upload-throughput', memory: 'upload-throughput', list: 'listing', listings: 'listing', serve: 'view', views: 'view', direct: 'direct-upload', 'direct-uploads': 'direct-upload' }
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const args = process.argv.slice(2).filter((a) => a !== '--')
