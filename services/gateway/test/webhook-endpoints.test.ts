@@ -309,7 +309,7 @@ t.test('deliveries are listed newest first, a keyset page at a time, without rep
   const endpoint = await created()
   const ids: string[] = []
   for (let i = 0; i < 5; i++) {
-    now += i === 3 ? 0 : 1000 // two with the same creation time: the id breaks the tie
+    now += i === 4 ? 0 : 1000 // the two newest share their creation time: the id breaks the tie
     ids.push((await as(ownerToken, { method: 'POST', url: `/api/webhooks/${endpoint.id}/test` })).json().delivery_id)
   }
   const seen: string[] = []
