@@ -7,7 +7,7 @@
 // suites (gateway, system tests, worker: ~4 minutes each here) start last, the whole run takes
 // minutes longer than the work needs. The order comes from how long each package and test file
 // took the last time on this machine (.tap/test-durations.json), or else from
-// scripts/test-durations.json; a package slower than SPLIT_ABOVE_SECONDS runs as two halves.
+// scripts/test-durations.json; a package slower than SPLIT_ABOVE_SECONDS runs as several parts.
 //
 // Usage: node scripts/test.mjs [package name …]   (default: every package with a test script)
 //        TEST_PLAN_ONLY=1 prints the units in the order they would start, and runs nothing.
@@ -47,9 +47,12 @@ const committed = readDurations(join(root, 'scripts', 'test-durations.json'))
 const local = readDurations(localDurationsFile)
 const durations = { packages: { ...committed.packages, ...local.packages }, files: { ...committed.files, ...local.files } }
 
-// A suite that alone takes longer than this is run as two halves side by side, so that the
-// longest one does not end the run minutes after the others.
+// A suite that alone takes longer than this is run as parts side by side (two, or one per
+// PART_SECONDS of it, at most MAX_PARTS), so that the longest one does not end the run minutes
+// after the others.
 const SPLIT_ABOVE_SECONDS = 200
+const PART_SECONDS = 300
+const MAX_PARTS = 4
 const units = suites.flatMap(({ dir, manifest }) => {
   const whole = durations.packages[manifest.name]
   const files = testFiles(dir)
@@ -59,17 +62,16 @@ const units = suites.flatMap(({ dir, manifest }) => {
   }
   const known = files.map((file) => durations.files[relative(root, join(dir, file))]).filter((seconds) => seconds !== undefined)
   const typical = known.length ? known.reduce((a, b) => a + b, 0) / known.length : 1
-  const halves = [
-    { dir, packageName: manifest.name, name: `${manifest.name} (1/2)`, files: [], weight: 0 },
-    { dir, packageName: manifest.name, name: `${manifest.name} (2/2)`, files: [], weight: 0 },
-  ]
+  const count = Math.min(MAX_PARTS, Math.max(2, Math.ceil(whole / PART_SECONDS)), Math.floor(files.length / 2))
+  const parts = Array.from({ length: count }, (_, i) => ({ dir, packageName: manifest.name, name: `${manifest.name} (${i + 1}/${count})`, files: [], weight: 0 }))
   const weighed = files.map((file) => ({ file, seconds: durations.files[relative(root, join(dir, file))] ?? typical }))
   for (const { file, seconds } of weighed.sort((a, b) => b.seconds - a.seconds)) {
-    const lighter = halves[0].weight <= halves[1].weight ? halves[0] : halves[1]
-    lighter.files.push(file)
-    lighter.weight += seconds
+    const lightest = parts.reduce((a, b) => (b.weight < a.weight ? b : a))
+    lightest.files.push(file)
+    lightest.weight += seconds
   }
-  return halves.map((half) => ({ ...half, weight: (whole * half.weight) / (halves[0].weight + halves[1].weight) }))
+  const measured = parts.reduce((sum, part) => sum + part.weight, 0)
+  return parts.map((part) => ({ ...part, weight: (whole * part.weight) / measured }))
 })
 units.sort((a, b) => b.weight - a.weight)
 if (process.env.TEST_PLAN_ONLY) {
@@ -77,7 +79,7 @@ if (process.env.TEST_PLAN_ONLY) {
   process.exit(0)
 }
 
-/** One unit (a package's suite, or half of it); its output is printed whole when it ends, so units running side by side stay readable. */
+/** One unit (a package's suite, or a part of it); its output is printed whole when it ends, so units running side by side stay readable. */
 function runUnit({ dir, packageName, name, files }) {
   const started = Date.now()
   const prefix = `${name}:test: `
@@ -132,7 +134,7 @@ await Promise.all(
   }),
 )
 store.stop()
-// what this run took, for the next run's order (a split package: its halves' sum)
+// what this run took, for the next run's order (a split package: its parts' sum)
 const packageSeconds = {}
 for (const { packageName, seconds } of outcomes) packageSeconds[packageName] = Math.round((packageSeconds[packageName] ?? 0) + seconds)
 mkdirSync(join(root, '.tap'), { recursive: true })
@@ -167,7 +169,7 @@ function startTestStore() {
   })
 }
 
-// Counted per package (a package split in halves: both halves' files and output together), over
+// Counted per package (a package split in parts: all its parts' files and output together), over
 // every test file it should have run, so a file that was killed, never ran or wrote nothing counts
 // as failed instead of dropping out of the count.
 let passed = 0
