@@ -6,7 +6,6 @@ import { errorResponses, ExpiringLinkResource, ImageIdParams } from '../schemas.
 import { toExpiringLinkResource } from '../../services/expiring-links.js'
 import { UUID } from '../../schemas/ids.js'
 
-
 /** Opaque to clients, in the style of /api/images' cursors; inside, the last link of the page. */
 export function encodeLinkCursor(afterId: string): string {
   return Buffer.from(`l:${afterId}`).toString('base64url')

@@ -1,9 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
-import { ApiError } from '../../plugins/app/errors.js'
 import { errorResponses } from '../schemas.js'
-import { UUID } from '../../schemas/ids.js'
-
+import { decodeKeysetCursor, encodeKeysetCursor } from '../../schemas/keyset-cursors.js'
 
 export const SessionResource = Type.Object(
   {
@@ -17,19 +15,6 @@ export const SessionResource = Type.Object(
   { description: 'A session: one sign-in, kept across refreshes' },
 )
 
-/** Cursors are opaque to clients; inside, the position of the last session seen. */
-function encodeCursor(position: { createdAt: Date; id: string }): string {
-  return Buffer.from(`t:${position.createdAt.toISOString()}|${position.id}`).toString('base64url')
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const match = /^t:(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|(.{36})$/.exec(Buffer.from(cursor, 'base64url').toString())
-  const createdAt = match ? new Date(match[1]!) : undefined
-  if (!match || !createdAt || Number.isNaN(createdAt.getTime()) || !UUID.test(match[2]!)) {
-    throw new ApiError(400, 'cursor is not one this API returned', 'cursor')
-  }
-  return { createdAt, id: match[2]! }
-}
 
 const listSessions: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -58,7 +43,7 @@ const listSessions: FastifyPluginAsyncTypebox = async (app) => {
       const page = await app.repos.sessions.listLive(request.account.id, {
         limit,
         now: new Date(app.clock()),
-        ...(cursor !== undefined ? { after: decodeCursor(cursor) } : {}),
+        ...(cursor !== undefined ? { after: decodeKeysetCursor('t', cursor) } : {}),
       })
       return {
         items: page.sessions.map((session) => ({
@@ -69,7 +54,7 @@ const listSessions: FastifyPluginAsyncTypebox = async (app) => {
           address: session.address,
           current: session.id === request.sessionId,
         })),
-        next_cursor: page.next ? encodeCursor(page.next) : null,
+        next_cursor: page.next ? encodeKeysetCursor('t', page.next) : null,
       }
     },
   )
