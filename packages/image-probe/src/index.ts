@@ -1,5 +1,5 @@
 export { ImageRejectedError, type ImageRejectionCode } from './errors.js'
 export type { ImageFormat, ImageHeader, JpegHeader, Orientation, PngHeader } from './header.js'
-export { DEFAULT_MAX_HEADER_BYTES, ImageInspector, probeBuffer, probeHeadAndTail, type ProbeLimits, type ProbeResult } from './inspector.js'
+export { DEFAULT_MAX_HEADER_BYTES, ImageInspector, probeBuffer, type ProbeLimits, type ProbeResult } from './inspector.js'
 export { ImageProbe } from './probe.js'
 export { crc32 } from './crc32.js'

@@ -208,17 +208,6 @@ function positiveLimit(name: string, value: number): number {
   return value
 }
 
-/**
- * Probes a stored file from its first bytes (`head`, the whole header: DEFAULT_MAX_HEADER_BYTES
- * of it, or all of a smaller file), its last bytes (`tail`) and its size. Throws ImageRejectedError.
- */
-export function probeHeadAndTail(parts: { head: Uint8Array; tail: Uint8Array; size: number }, limits: ProbeLimits): ProbeResult {
-  if (parts.size > limits.maxBytes) throw new ImageRejectedError('too_large', `image exceeds the ${formatBytes(limits.maxBytes)} limit`)
-  const inspector = new ImageInspector(limits)
-  inspector.push(parts.head.subarray(0, parts.size))
-  return inspector.finishWithTail(parts.tail, parts.size)
-}
-
 /** Probes a file already in memory. Synchronous; throws ImageRejectedError. */
 export function probeBuffer(buffer: Uint8Array, limits: ProbeLimits): ProbeResult {
   const inspector = new ImageInspector(limits)

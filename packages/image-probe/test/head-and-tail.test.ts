@@ -1,10 +1,18 @@
 import t from 'tap'
-import { DEFAULT_MAX_HEADER_BYTES, probeBuffer, probeHeadAndTail, type ProbeLimits } from '../src/index.js'
+import { DEFAULT_MAX_HEADER_BYTES, ImageInspector, ImageRejectedError, probeBuffer, type ProbeLimits } from '../src/index.js'
 import { generous, makeJpeg, makePng } from './fixtures.js'
 
-// A stored object is checked from two ranged reads: its first DEFAULT_MAX_HEADER_BYTES and its
-// last bytes. These cases compare that with probing the whole file.
+// A stored object is checked from ranged reads (the gateway's direct uploads): its start, pushed
+// into an ImageInspector, then finishWithTail with its last bytes and its size. These cases compare
+// that with probing the whole file.
 const TAIL = 64
+
+function probeHeadAndTail(parts: { head: Buffer; tail: Buffer; size: number }, limits: ProbeLimits) {
+  if (parts.size > limits.maxBytes) throw new ImageRejectedError('too_large', 'over the limit')
+  const inspector = new ImageInspector(limits)
+  inspector.push(parts.head.subarray(0, parts.size))
+  return inspector.finishWithTail(parts.tail, parts.size)
+}
 
 function parts(file: Buffer) {
   return { head: file.subarray(0, DEFAULT_MAX_HEADER_BYTES), tail: file.subarray(Math.max(0, file.length - TAIL)), size: file.length }
@@ -27,9 +35,12 @@ t.test('bytes appended after the end marker, seen in the tail, are refused with 
   t.throws(() => probeHeadAndTail(parts(file), generous), { code: 'invalid_image', message: /8 bytes after/ })
 })
 
-t.test('a size over maxBytes is refused as too_large before any byte is inspected', async (t) => {
-  const limits: ProbeLimits = { maxBytes: 1000, maxPixels: 1e8 }
-  t.throws(() => probeHeadAndTail({ head: Buffer.alloc(0), tail: Buffer.alloc(0), size: 1001 }, limits), { code: 'too_large' })
+t.test('finishWithTail refuses a size over maxBytes as too_large', async (t) => {
+  const limits: ProbeLimits = { maxBytes: 100_000, maxPixels: 1e8 }
+  const png = await makePng(40, 30)
+  const inspector = new ImageInspector(limits)
+  inspector.push(png.subarray(0, 1000))
+  t.throws(() => inspector.finishWithTail(png.subarray(png.length - TAIL), 100_001), { code: 'too_large' })
 })
 
 t.test('too many pixels, a file that is not an image, and an empty file are refused with their codes', async (t) => {

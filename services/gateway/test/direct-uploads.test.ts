@@ -196,3 +196,13 @@ t.test('starting a direct upload spends the upload rate limit, which streamed up
   const streamed = await limited.app.inject({ method: 'POST', url: '/api/images', headers: { authorization: `Bearer ${token}` }, payload: form })
   t.equal(streamed.statusCode, 429, 'a streamed upload, on the same budget')
 })
+
+t.test('a JPEG whose frame header ends past the first 64 KiB read (large metadata before it) still completes, read further only as needed', async (t) => {
+  const padding = [0, 1].map(() => Buffer.concat([Buffer.from([0xff, 0xe9, 0xfd, 0xea]), Buffer.alloc(65_000, 0x20)])) // two APP9 segments of 65,000 bytes
+  const file = Buffer.concat([jpeg.subarray(0, 2), ...padding, jpeg.subarray(2)])
+  const started = await start({ title: 'metadata first', bytes: file.length, content_type: 'image/jpeg' })
+  t.equal(await send(started.body, file), 200)
+  const completed = await complete(started.body.id)
+  t.equal(completed.status, 201, JSON.stringify(completed.body))
+  t.same([completed.body.width, completed.body.height, completed.body.format], [640, 480, 'jpeg'])
+})

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { buffer } from 'node:stream/consumers'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ImageWithThumbnails, PendingUpload, UserWithTier } from '@imageapi/db'
-import { DEFAULT_MAX_HEADER_BYTES, ImageRejectedError, probeHeadAndTail, type ProbeResult } from '@imageapi/image-probe'
+import { DEFAULT_MAX_HEADER_BYTES, ImageInspector, ImageRejectedError, type ProbeResult } from '@imageapi/image-probe'
 import { contentTypeOf, originalKey, sourceFormatOfContentType, stagedUploadKey } from '@imageapi/media'
 import { ApiError } from '../plugins/app/errors.js'
 import type { CreateDirectUploadBody, DirectUploadResource } from '../schemas/uploads.js'
@@ -68,14 +68,27 @@ export async function createDirectUpload(
   }
 }
 
-/** Checks a stored object from two ranged reads (its header and its end), as the stream probe would. */
+/** Most headers end in the first few KiB (a PNG's in 33 bytes); a JPEG's may end as late as DEFAULT_MAX_HEADER_BYTES. */
+const FIRST_READ_BYTES = 64 * 1024
+
+/**
+ * Checks a stored object from ranged reads of its start (64 KiB, more only while the header is
+ * still unread) and of its last bytes, as the stream probe checks a whole upload.
+ */
 async function probeStoredObject(app: FastifyInstance, key: string, size: number, limits: UploadLimits): Promise<ProbeResult> {
   if (size > limits.maxBytes) throw new ImageRejectedError('too_large', `image exceeds the ${limits.maxBytes}-byte limit`)
   if (size === 0) throw new ImageRejectedError('empty', 'the file is empty')
-  const headEnd = Math.min(size, DEFAULT_MAX_HEADER_BYTES) - 1
-  const head = await buffer(await app.storage.getObject(key, { start: 0, end: headEnd }))
-  const tail = headEnd === size - 1 ? head : await buffer(await app.storage.getObject(key, { start: Math.max(0, size - TAIL_BYTES), end: size - 1 }))
-  return probeHeadAndTail({ head, tail: tail.subarray(Math.max(0, tail.length - TAIL_BYTES)), size }, limits)
+  const read = async (start: number, end: number) => buffer(await app.storage.getObject(key, { start, end }))
+  const inspector = new ImageInspector(limits)
+  let headRead = 0
+  for (const upTo of [FIRST_READ_BYTES, DEFAULT_MAX_HEADER_BYTES]) {
+    const end = Math.min(size, upTo)
+    if (end > headRead) inspector.push(await read(headRead, end - 1))
+    headRead = Math.max(headRead, end)
+    if (inspector.header || headRead === size) break
+  }
+  const tail = headRead === size ? Buffer.alloc(0) : await read(Math.max(headRead, size - TAIL_BYTES), size - 1)
+  return inspector.finishWithTail(tail, size)
 }
 
 /**
