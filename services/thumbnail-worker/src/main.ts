@@ -110,16 +110,20 @@ const webhookReconciler = startWebhookReconciler(
   config.RECONCILE_INTERVAL_SECONDS * 1000,
 )
 
+/** How long a shutdown waits for webhook deliveries in flight (one attempt may take 10 s). */
+const WEBHOOK_SHUTDOWN_WAIT_MS = 5_000
+
 // On SIGTERM: take no new jobs, let the ones in flight finish, then close every connection.
 closeWithGrace({ delay: 60_000 }, async ({ err, signal }) => {
   if (err) log.error({ err }, 'shutting down after an error')
   else log.info({ signal }, 'shutting down')
-  await Promise.all([worker.close(), webhookWorker.close()])
+  // deliveries in flight get a few seconds; one cut short is sent again (at least once, same webhook-id)
+  const webhooksClosed = webhookWorker.close()
+  const webhooksCut = new Promise<void>((resolve) => setTimeout(resolve, WEBHOOK_SHUTDOWN_WAIT_MS).unref()).then(() => webhookWorker.close(true))
+  await Promise.all([worker.close(), Promise.race([webhooksClosed, webhooksCut])])
   await http.close()
-  await reconciler.stop()
-  await webhookReconciler.stop()
-  await queue.close()
-  await webhookQueue.close()
+  await Promise.all([reconciler.stop(), webhookReconciler.stop()])
+  await Promise.all([queue.close(), webhookQueue.close()])
   await db.destroy()
 })
 

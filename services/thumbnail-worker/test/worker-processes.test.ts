@@ -28,8 +28,12 @@ t.test('two worker processes sharing the queue make each of 12 images exactly on
     },
     { timeoutMs: 30_000, what: 'every thumbnail ready' },
   )
+  // the rows are written before a job logs its line, which then comes through a pipe: wait for all 12
+  const doneLinesNow = () => workers.flatMap((worker) => worker.logs.filter((line) => line.msg === 'thumbnails done'))
+  await waitFor(() => doneLinesNow().length >= images.length, { timeoutMs: 10_000, what: 'a "thumbnails done" line per image' })
+  await new Promise((resolve) => setTimeout(resolve, 500)) // and any duplicate a second process may still print
 
-  const doneLines = workers.flatMap((worker) => worker.logs.filter((line) => line.msg === 'thumbnails done'))
+  const doneLines = doneLinesNow()
   for (const [i, image] of images.entries()) {
     const lines = doneLines.filter((line) => line.imageId === image.id)
     t.equal(lines.length, 1, `image ${i}: one "thumbnails done" line across both processes`)
