@@ -4,6 +4,7 @@ import { enqueueThumbnails, Priority, type ThumbnailJobData } from '@imageapi/qu
 import type { ObjectStorage } from '@imageapi/storage'
 import type { Queue } from 'bullmq'
 import { sweepExpiredUploads } from './sweep-uploads.js'
+import { runPeriodically } from './periodic.js'
 
 export interface ReconcilerDeps {
   repos: Repositories
@@ -37,17 +38,5 @@ export async function reconcileOnce(deps: ReconcilerDeps): Promise<{ requeued: n
 
 /** Runs reconcileOnce, then sweeps expired uploads, every `intervalMs`. */
 export function startReconciler(deps: ReconcilerDeps, intervalMs: number): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve()
-  const timer = setInterval(() => {
-    running = reconcileOnce(deps)
-      .then(() => sweepExpiredUploads(deps))
-      .catch((error) => deps.log.warn({ err: error }, 'reconcile failed; will retry'))
-  }, intervalMs)
-  timer.unref()
-  return {
-    async stop() {
-      clearInterval(timer)
-      await running
-    },
-  }
+  return runPeriodically(() => reconcileOnce(deps).then(() => sweepExpiredUploads(deps)), intervalMs, deps.log, 'reconcile')
 }

@@ -101,6 +101,9 @@ const deliveryProperties = {
   delivered_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 }
 
+/** A delivery in brief, for lists of endpoints: what it was and how its last attempt went. */
+export const WebhookDeliverySummary = Type.Pick(Type.Object(deliveryProperties), ['id', 'event_type', 'status', 'attempts', 'last_status_code', 'created_at', 'updated_at'])
+
 export const WebhookDeliveryResource = Type.Object(
   {
     ...deliveryProperties,

@@ -1,6 +1,7 @@
 import type { Repositories } from '@imageapi/db'
 import type { Logger } from '@imageapi/logger'
 import { enqueueWebhookDelivery, type WebhookQueue } from '@imageapi/queue'
+import { runPeriodically } from '../periodic.js'
 
 export interface WebhookReconcilerDeps {
   repos: Pick<Repositories, 'webhooks'>
@@ -40,22 +41,5 @@ export async function reconcileWebhooksOnce(deps: WebhookReconcilerDeps): Promis
 
 /** Runs reconcileWebhooksOnce every `intervalMs` until stopped. */
 export function startWebhookReconciler(deps: WebhookReconcilerDeps, intervalMs: number): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve()
-  let busy = false
-  const timer = setInterval(() => {
-    if (busy) return
-    busy = true
-    running = reconcileWebhooksOnce(deps)
-      .catch((error) => deps.log.warn({ err: error }, 'webhook reconcile failed; will retry'))
-      .finally(() => {
-        busy = false
-      })
-  }, intervalMs)
-  timer.unref()
-  return {
-    async stop() {
-      clearInterval(timer)
-      await running
-    },
-  }
+  return runPeriodically(() => reconcileWebhooksOnce(deps), intervalMs, deps.log, 'webhook reconcile')
 }

@@ -3,26 +3,12 @@ import { Type, type Static } from '@fastify/type-provider-typebox'
 import { findAccount } from '@imageapi/accounts'
 import type { WebhookDelivery } from '@imageapi/db'
 import { adminErrorResponses, UserIdParams } from '../schemas.js'
-import { WebhookEndpointResource } from '../../../schemas/webhooks.js'
+import { WebhookDeliverySummary, WebhookEndpointResource } from '../../../schemas/webhooks.js'
 import { toWebhookEndpointResource } from '../../../services/webhook-endpoints.js'
 
-const LastDelivery = Type.Union(
-  [
-    Type.Object({
-      id: Type.String({ format: 'uuid' }),
-      event_type: Type.String(),
-      status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')], {
-        description: '`pending`: queued or waiting for a retry; `delivered`: answered 2xx; `failed`: every attempt failed',
-      }),
-      attempts: Type.Integer({ description: 'Attempts made (since the last manual retry)' }),
-      last_status_code: Type.Union([Type.Integer(), Type.Null()], { description: 'The HTTP status of the last attempt; null when none was made or no answer came' }),
-      created_at: Type.String({ format: 'date-time', description: 'When the event was queued' }),
-      updated_at: Type.String({ format: 'date-time', description: 'When it last changed (its last attempt)' }),
-    }),
-    Type.Null(),
-  ],
-  { description: 'Its newest delivery, whatever its state; null when it has none. GET /api/admin/webhooks/{id} has the last ones in full.' },
-)
+const LastDelivery = Type.Union([WebhookDeliverySummary, Type.Null()], {
+  description: 'Its newest delivery, whatever its state; null when it has none. GET /api/admin/webhooks/{id} has the last ones in full.',
+})
 
 export const AdminUserWebhooks = Type.Object(
   {
