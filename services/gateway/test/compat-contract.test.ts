@@ -304,7 +304,11 @@ t.test('expired_time: an expiring link; after expiry 403 with their body; unknow
   t.equal(response.statusCode, 403)
   t.same(response.json(), { error: ['Sorry, the link is expired'] })
 
-  for (const path of ['/api/view/not-a-token/', `/api/view/${new URL(live!.link).pathname.split('/')[3]!.slice(0, -2)}AA/`]) {
+  // a forged MAC: its first character changed (the last ones may carry padding bits, or already be what a forger writes)
+  const token = new URL(live!.link).pathname.split('/')[3]!
+  const macStart = token.lastIndexOf('.') + 1
+  const forged = `${token.slice(0, macStart)}${token[macStart] === 'A' ? 'B' : 'A'}${token.slice(macStart + 1)}`
+  for (const path of ['/api/view/not-a-token/', `/api/view/${forged}/`]) {
     const unknown = await app.inject({ method: 'GET', url: path })
     t.equal(unknown.statusCode, 404, path)
     t.same(unknown.json(), { detail: 'Not found.' })
