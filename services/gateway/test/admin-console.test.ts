@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -49,22 +49,7 @@ t.test('an admin re-tiers a user from the console and the new thumbnails are mad
   await uploadImage(app, ownerToken, await pngImage(600, 800), 'portrait.png')
   await waitFor(async () => (await listing()).every((image) => image.thumbnails.every((x) => x.status === 'ready')), { what: 'the Basic thumbnails' })
 
-  const profile = await mkdtemp(join(tmpdir(), 'imageapi-chromium-'))
-  t.teardown(() => rm(profile, { recursive: true, force: true }))
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    // a phone: the console must work there
-    viewport: { width: 390, height: 844 },
-  })
-  t.teardown(() => browser.close())
-  const page = await browser.newPage()
-  const problems: string[] = []
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text())
-  })
-  page.on('pageerror', (error) => problems.push(error.message))
+  const { page, problems } = await openBrowserPage(t)
 
   await page.goto(`${base}/admin`)
   await page.getByLabel('Email', { exact: true }).focus()
@@ -152,22 +137,7 @@ t.test('support finds a user\'s webhooks in the console: a disabled endpoint\'s 
   })
   t.equal(recorded?.endpoint.enabled, false, 'the endpoint is disabled')
 
-  const profile = await mkdtemp(join(tmpdir(), 'imageapi-chromium-'))
-  t.teardown(() => rm(profile, { recursive: true, force: true }))
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    // a phone: the console must work there
-    viewport: { width: 390, height: 844 },
-  })
-  t.teardown(() => browser.close())
-  const page = await browser.newPage()
-  const problems: string[] = []
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text())
-  })
-  page.on('pageerror', (error) => problems.push(error.message))
+  const { page, problems } = await openBrowserPage(t)
   page.on('dialog', (dialog) => {
     problems.push(`a dialog opened: ${dialog.message()}`)
     void dialog.dismiss()
@@ -220,3 +190,23 @@ t.test('support finds a user\'s webhooks in the console: a disabled endpoint\'s 
   await page.getByRole('alert').filter({ hasText: 'No user has that email or id.' }).waitFor()
   t.same(problems, [], 'no script or CSP errors in the console')
 })
+
+/** Debian's Chromium on a phone-sized page (the console must work there), its errors collected; closed in teardown. */
+async function openBrowserPage(t: Test) {
+  const profile = await mkdtemp(join(tmpdir(), 'imageapi-chromium-'))
+  t.teardown(() => rm(profile, { recursive: true, force: true }))
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    viewport: { width: 390, height: 844 },
+  })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage()
+  const problems: string[] = []
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text())
+  })
+  page.on('pageerror', (error) => problems.push(error.message))
+  return { page, problems }
+}
